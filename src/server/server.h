@@ -1,0 +1,46 @@
+#ifndef STRAIT_SERVER_SERVER_H_
+#define STRAIT_SERVER_SERVER_H_
+
+#include <memory>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "strait/config/v1/config.pb.h"
+
+namespace strait::server {
+
+struct ServerOptions {
+  // Number of worker event loops; 0 means one per core.
+  int workers = 0;
+};
+
+// strait itself: the workers, their listeners, and the running configuration.
+// Created and driven from one thread (main, or a test); it starts and joins
+// the worker threads.
+class Server {
+ public:
+  // Validates and compiles `config`; fails with a field-path message.
+  static absl::StatusOr<std::unique_ptr<Server>> Create(
+      const config::v1::Config& config, ServerOptions options = {});
+  ~Server();
+
+  // Binds every entry point (SO_REUSEPORT, one socket per worker) and starts
+  // the workers.
+  absl::Status Start();
+  // The bound port of an entry point (resolves port 0); -1 if unknown.
+  int port(std::string_view entry_point) const;
+  // Graceful stop: stop accepting, GOAWAY to clients, let in-flight streams
+  // finish up to each entry point's grace period, then close what remains.
+  // Returns once every worker has exited.
+  void Shutdown();
+
+ private:
+  class Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace strait::server
+
+#endif  // STRAIT_SERVER_SERVER_H_
