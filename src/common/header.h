@@ -2,7 +2,7 @@
 #define STRAIT_COMMON_HEADER_H_
 
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <vector>
 
 namespace strait {
@@ -18,7 +18,7 @@ using HeaderList = std::vector<Header>;
 
 // The value of the first header named `name`, or nullptr.
 inline const std::string* FindHeader(const HeaderList& headers,
-                                     std::string_view name) {
+                                     absl::string_view name) {
   for (const Header& h : headers) {
     if (h.name == name) return &h.value;
   }

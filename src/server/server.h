@@ -2,7 +2,7 @@
 #define STRAIT_SERVER_SERVER_H_
 
 #include <memory>
-#include <string_view>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -29,7 +29,7 @@ class Server {
   // the workers.
   absl::Status Start();
   // The bound port of an entry point (resolves port 0); -1 if unknown.
-  int port(std::string_view entry_point) const;
+  int port(absl::string_view entry_point) const;
   // Graceful stop: stop accepting, GOAWAY to clients, let in-flight streams
   // finish up to each entry point's grace period, then close what remains.
   // Returns once every worker has exited.

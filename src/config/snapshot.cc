@@ -1,0 +1,96 @@
+#include "config/snapshot.h"
+
+#include "absl/strings/str_cat.h"
+#include "config/validate.h"
+#include "net/socket.h"
+
+namespace strait::config {
+namespace {
+
+absl::Duration ToDuration(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+upstream::TransportSettings CompileTransport(absl::string_view name,
+                                             const v1::ServersTransport& t) {
+  upstream::TransportSettings settings;
+  settings.name = std::string(name);
+  const v1::ForwardingTimeouts& ft = t.forwarding_timeouts();
+  if (ft.has_dial_timeout()) settings.dial_timeout = ToDuration(ft.dial_timeout());
+  if (ft.has_response_header_timeout()) {
+    settings.response_header_timeout = ToDuration(ft.response_header_timeout());
+  }
+  if (ft.has_idle_conn_timeout()) {
+    settings.idle_conn_timeout = ToDuration(ft.idle_conn_timeout());
+  }
+  settings.http2 = h2::ResolveLimits(t.http2(), h2::Side::kUpstream);
+  return settings;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
+    const v1::Config& config) {
+  if (absl::Status status = ValidateConfig(config); !status.ok()) return status;
+  std::shared_ptr<Snapshot> snapshot(new Snapshot());
+  snapshot->config_ = config;
+
+  for (const auto& [name, ep] : config.entry_points()) {
+    absl::StatusOr<net::HostPort> address = net::ParseHostPort(ep.address());
+    if (!address.ok()) return address.status();
+    absl::StatusOr<router::RouteTable> routes = router::RouteTable::Build(config, name);
+    if (!routes.ok()) return routes.status();
+    EntryPointEntry entry{
+        .name = name,
+        .address = *address,
+        .http2 = h2::ResolveLimits(ep.http2(), h2::Side::kDownstream),
+        .grace_timeout = ep.transport().life_cycle().has_grace_time_out()
+                             ? ToDuration(ep.transport().life_cycle().grace_time_out())
+                             : absl::Seconds(10),
+        .routes = std::move(*routes),
+    };
+    snapshot->entry_points_.emplace(name, std::move(entry));
+  }
+
+  for (const auto& [name, service] : config.services()) {
+    const v1::LoadBalancer& lb = service.load_balancer();
+    ServiceEntry entry;
+    entry.name = name;
+    entry.pass_host_header = !lb.has_pass_host_header() || lb.pass_host_header();
+    v1::ServersTransport transport;
+    if (!lb.servers_transport().empty()) {
+      transport = config.servers_transports().at(lb.servers_transport());
+    }
+    entry.transport = CompileTransport(lb.servers_transport(), transport);
+    for (int i = 0; i < lb.servers_size(); ++i) {
+      const std::string& url = lb.servers(i).url();
+      absl::StatusOr<net::ServerUrl> parsed = net::ParseServerUrl(url);
+      if (!parsed.ok()) return parsed.status();
+      absl::StatusOr<net::SocketAddress> address = net::Resolve(parsed->host_port);
+      if (!address.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("services.", name, ".loadBalancer.servers[", i,
+                         "].url: ", address.status().message()));
+      }
+      entry.backends.push_back(upstream::Backend{
+          .url = url,
+          .authority = net::FormatHostPort(parsed->host_port),
+          .address = *address,
+      });
+    }
+    snapshot->services_.emplace(name, std::move(entry));
+  }
+  return std::shared_ptr<const Snapshot>(std::move(snapshot));
+}
+
+const EntryPointEntry* Snapshot::entry_point(absl::string_view name) const {
+  auto it = entry_points_.find(name);
+  return it == entry_points_.end() ? nullptr : &it->second;
+}
+
+const ServiceEntry* Snapshot::service(absl::string_view name) const {
+  auto it = services_.find(name);
+  return it == services_.end() ? nullptr : &it->second;
+}
+
+}  // namespace strait::config

@@ -1,0 +1,64 @@
+#ifndef STRAIT_CONFIG_SNAPSHOT_H_
+#define STRAIT_CONFIG_SNAPSHOT_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "h2/settings.h"
+#include "net/address.h"
+#include "router/route_table.h"
+#include "strait/config/v1/config.pb.h"
+#include "upstream/backend.h"
+
+namespace strait::config {
+
+// A compiled entry point.
+struct EntryPointEntry {
+  std::string name;
+  net::HostPort address;
+  h2::Http2Limits http2;
+  absl::Duration grace_timeout;
+  router::RouteTable routes;  // the routers serving this entry point
+};
+
+// A compiled service.
+struct ServiceEntry {
+  std::string name;
+  std::vector<upstream::Backend> backends;  // never empty
+  upstream::TransportSettings transport;
+  bool pass_host_header = true;
+};
+
+// The whole running configuration, compiled. Immutable once built and shared
+// across threads as std::shared_ptr<const Snapshot>; a ProxyStream keeps the
+// snapshot it started with, so a change never reaches a stream half-way.
+class Snapshot {
+ public:
+  // Validates `config` and compiles it (resolving server addresses, which
+  // may block on DNS: control thread only).
+  static absl::StatusOr<std::shared_ptr<const Snapshot>> Compile(
+      const v1::Config& config);
+
+  const v1::Config& config() const { return config_; }
+  const EntryPointEntry* entry_point(absl::string_view name) const;
+  const ServiceEntry* service(absl::string_view name) const;
+  const std::map<std::string, EntryPointEntry, std::less<>>& entry_points() const {
+    return entry_points_;
+  }
+
+ private:
+  Snapshot() = default;
+
+  v1::Config config_;
+  std::map<std::string, EntryPointEntry, std::less<>> entry_points_;
+  std::map<std::string, ServiceEntry, std::less<>> services_;
+};
+
+}  // namespace strait::config
+
+#endif  // STRAIT_CONFIG_SNAPSHOT_H_

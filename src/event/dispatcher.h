@@ -1,0 +1,119 @@
+#ifndef STRAIT_EVENT_DISPATCHER_H_
+#define STRAIT_EVENT_DISPATCHER_H_
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/time/time.h"
+
+struct event_base;
+struct event;
+
+namespace strait::event {
+
+// Something whose destruction must wait until the current callback has
+// unwound: handed to Dispatcher::DeferredDelete.
+class Deletable {
+ public:
+  virtual ~Deletable() = default;
+};
+
+// One event loop. Created by its owner thread, then driven by exactly one
+// thread (the loop thread) through Run(). Everything here except Post() is
+// loop-thread-only. The only code in strait that knows the event library.
+class Dispatcher {
+ public:
+  Dispatcher();
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // Runs until Exit(). The calling thread becomes the loop thread.
+  void Run();
+  // Makes Run() return after the current turn.
+  void Exit();
+  // Posts a functor to run on the loop thread. Safe from any thread.
+  void Post(std::function<void()> fn);
+  // Frees `object` on the next loop turn, after every callback that might
+  // still reference it has returned.
+  void DeferredDelete(std::unique_ptr<Deletable> object);
+  bool IsLoopThread() const { return std::this_thread::get_id() == loop_thread_; }
+  absl::Time Now() const;
+
+  // For FileEvent, Timer and DeferredCall only.
+  event_base* base() { return base_; }
+
+ private:
+  void RunPosted();
+  void ClearDeferred();
+
+  event_base* base_;
+  int wake_fd_;            // eventfd written by Post()
+  ::event* wake_event_;
+  ::event* clear_deferred_;  // activated when to_delete_ is non-empty
+  std::thread::id loop_thread_;
+  std::vector<std::unique_ptr<Deletable>> to_delete_;
+  std::mutex mu_;
+  std::vector<std::function<void()>> posted_ ABSL_GUARDED_BY(mu_);
+};
+
+// Readiness callbacks for one file descriptor (level-triggered). Owned by the
+// object that owns the fd; loop-thread-only.
+class FileEvent {
+ public:
+  enum Ready : uint32_t { kRead = 1, kWrite = 2 };
+  FileEvent(Dispatcher& dispatcher, int fd, std::function<void(uint32_t)> cb);
+  ~FileEvent();
+  FileEvent(const FileEvent&) = delete;
+  FileEvent& operator=(const FileEvent&) = delete;
+  // Which readiness to watch for.
+  void SetInterest(bool read, bool write);
+
+ private:
+  ::event* read_;
+  ::event* write_;
+  bool reading_ = false;
+  bool writing_ = false;
+  std::function<void(uint32_t)> cb_;
+};
+
+// A one-shot timer, re-armable. Loop-thread-only.
+class Timer {
+ public:
+  Timer(Dispatcher& dispatcher, std::function<void()> cb);
+  ~Timer();
+  Timer(const Timer&) = delete;
+  Timer& operator=(const Timer&) = delete;
+  void Arm(absl::Duration after);
+  void Disarm();
+  bool armed() const;
+
+ private:
+  ::event* ev_;
+  std::function<void()> cb_;
+};
+
+// A callback to run later in the current loop turn, once however often it is
+// scheduled (e.g. "flush this connection's output"). Loop-thread-only.
+class DeferredCall {
+ public:
+  DeferredCall(Dispatcher& dispatcher, std::function<void()> cb);
+  ~DeferredCall();
+  DeferredCall(const DeferredCall&) = delete;
+  DeferredCall& operator=(const DeferredCall&) = delete;
+  void Schedule();
+  void Cancel();
+
+ private:
+  ::event* ev_;
+  bool scheduled_ = false;
+  std::function<void()> cb_;
+};
+
+}  // namespace strait::event
+
+#endif  // STRAIT_EVENT_DISPATCHER_H_

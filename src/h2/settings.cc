@@ -1,0 +1,42 @@
+#include "h2/settings.h"
+
+namespace strait::h2 {
+
+Http2Limits ResolveLimits(const config::v1::Http2Settings& s, Side side) {
+  auto or_default = [](uint32_t v, uint32_t d) { return v != 0 ? v : d; };
+  Http2Limits limits;
+  limits.max_concurrent_streams =
+      or_default(s.max_concurrent_streams(), side == Side::kDownstream ? 1000 : 100);
+  limits.initial_stream_window_size = or_default(s.initial_stream_window_size(), 65535);
+  limits.initial_connection_window_size =
+      or_default(s.initial_connection_window_size(), 1 << 20);
+  limits.max_frame_size = or_default(s.max_frame_size(), 16384);
+  limits.max_header_list_size = or_default(s.max_header_list_size(), 65536);
+  return limits;
+}
+
+nghttp2_option* NewSessionOption(const Http2Limits& limits, Side side) {
+  nghttp2_option* option = nullptr;
+  nghttp2_option_new(&option);
+  nghttp2_option_set_no_auto_window_update(option, 1);
+  nghttp2_option_set_max_send_header_block_length(option, 1 << 20);
+  return option;
+}
+
+int SubmitInitialSettings(nghttp2_session* session, const Http2Limits& limits) {
+  nghttp2_settings_entry entries[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits.initial_stream_window_size},
+      {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, limits.max_frame_size},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits.max_header_list_size},
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+  };
+  int rv = nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, entries,
+                                   sizeof entries / sizeof entries[0]);
+  if (rv != 0) return rv;
+  return nghttp2_session_set_local_window_size(
+      session, NGHTTP2_FLAG_NONE, 0,
+      static_cast<int32_t>(limits.initial_connection_window_size));
+}
+
+}  // namespace strait::h2

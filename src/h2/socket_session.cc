@@ -1,0 +1,132 @@
+#include "h2/socket_session.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "net/socket.h"
+
+namespace strait::h2 {
+
+SocketSession::SocketSession(event::Dispatcher& dispatcher, int fd,
+                             bool connecting, std::function<void()> on_connected,
+                             CloseCallback on_close)
+    : fd_(fd),
+      connecting_(connecting),
+      on_connected_(std::move(on_connected)),
+      on_close_(std::move(on_close)),
+      io_(dispatcher, fd, [this](uint32_t ready) { OnReady(ready); }),
+      flush_(dispatcher, [this] { Flush(); }) {}
+
+SocketSession::~SocketSession() {
+  if (fd_ >= 0) close(fd_);
+  if (session_ != nullptr) nghttp2_session_del(session_);
+}
+
+void SocketSession::Start(nghttp2_session* session) {
+  session_ = session;
+  if (connecting_) {
+    io_.SetInterest(false, true);
+  } else {
+    Flush();
+  }
+}
+
+void SocketSession::OnReady(uint32_t ready) {
+  if (closed_) return;
+  if (connecting_) {
+    int err = net::PendingSocketError(fd_);
+    if (err != 0) {
+      Close(absl::StrCat("connect: ", strerror(err)));
+      return;
+    }
+    connecting_ = false;
+    if (on_connected_) on_connected_();
+    if (!closed_) Flush();
+    return;
+  }
+  if ((ready & event::FileEvent::kRead) && !ReadSome()) return;
+  Flush();
+}
+
+bool SocketSession::ReadSome() {
+  uint8_t buf[32 * 1024];
+  // Bounded: level-triggered events bring us back for the rest, and other
+  // connections get their turn meanwhile.
+  for (int i = 0; i < 8; ++i) {
+    ssize_t n = read(fd_, buf, sizeof buf);
+    if (n > 0) {
+      ssize_t rv = nghttp2_session_mem_recv(session_, buf, n);
+      if (rv < 0) {
+        // nghttp2 has queued a GOAWAY for most errors: try to send it.
+        Flush();
+        if (!closed_) Close(absl::StrCat("HTTP/2 error: ", nghttp2_strerror(rv)));
+        return false;
+      }
+      if (static_cast<size_t>(n) < sizeof buf) return true;
+      continue;
+    }
+    if (n == 0) {
+      Close("peer closed the connection");
+      return false;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+    Close(absl::StrCat("read: ", strerror(errno)));
+    return false;
+  }
+  return true;
+}
+
+void SocketSession::Flush() {
+  if (closed_ || connecting_ || session_ == nullptr) return;
+  for (;;) {
+    while (out_.size() - out_offset_ < kOutHighWater) {
+      const uint8_t* data = nullptr;
+      ssize_t n = nghttp2_session_mem_send(session_, &data);
+      if (n < 0) {
+        Close(absl::StrCat("HTTP/2 send error: ", nghttp2_strerror(n)));
+        return;
+      }
+      if (n == 0) break;
+      out_.append(reinterpret_cast<const char*>(data), n);
+    }
+    if (out_offset_ == out_.size()) break;
+    ssize_t w = write(fd_, out_.data() + out_offset_, out_.size() - out_offset_);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      Close(absl::StrCat("write: ", strerror(errno)));
+      return;
+    }
+    out_offset_ += w;
+    if (out_offset_ < out_.size()) break;  // the kernel's buffer is full
+    out_.clear();
+    out_offset_ = 0;
+  }
+  if (out_offset_ == out_.size() && !nghttp2_session_want_read(session_) &&
+      !nghttp2_session_want_write(session_)) {
+    Close("session finished");
+    return;
+  }
+  UpdateInterest();
+}
+
+void SocketSession::UpdateInterest() {
+  bool pending_output = out_offset_ < out_.size();
+  io_.SetInterest(nghttp2_session_want_read(session_) != 0, pending_output);
+}
+
+void SocketSession::Close(absl::string_view reason) {
+  if (closed_) return;
+  closed_ = true;
+  flush_.Cancel();
+  io_.SetInterest(false, false);
+  // Shut the socket now so the peer sees the end at once; the fd number is
+  // released in the destructor, after the event is gone.
+  shutdown(fd_, SHUT_RDWR);
+  if (on_close_) on_close_(reason);
+}
+
+}  // namespace strait::h2

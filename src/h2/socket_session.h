@@ -1,0 +1,74 @@
+#ifndef STRAIT_H2_SOCKET_SESSION_H_
+#define STRAIT_H2_SOCKET_SESSION_H_
+
+#include <nghttp2/nghttp2.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "event/dispatcher.h"
+
+namespace strait::h2 {
+
+// Owns one socket and the nghttp2 session speaking over it, and moves bytes
+// between them: reads feed nghttp2_session_mem_recv, and Flush() drains
+// nghttp2_session_mem_send to the socket without ever buffering more than
+// one high-water mark of output. Owned by a DownstreamConnection or an
+// UpstreamConnection; loop-thread-only.
+//
+// The owner learns of the end through `on_close`, called exactly once and
+// never from inside an nghttp2 callback, so the owner may tear down its
+// streams there (it must defer its own deletion: this object is still on the
+// stack).
+class SocketSession {
+ public:
+  using CloseCallback = std::function<void(absl::string_view reason)>;
+
+  // `connecting`: the fd is a non-blocking connect still in progress;
+  // `on_connected` runs once it completes, before the first write.
+  SocketSession(event::Dispatcher& dispatcher, int fd, bool connecting,
+                std::function<void()> on_connected, CloseCallback on_close);
+  ~SocketSession();
+  SocketSession(const SocketSession&) = delete;
+  SocketSession& operator=(const SocketSession&) = delete;
+
+  // Takes ownership of `session` and starts reading.
+  void Start(nghttp2_session* session);
+  nghttp2_session* session() const { return session_; }
+
+  // Arranges a Flush() later in this loop turn: call after submitting frames
+  // or resuming data from outside this session's own I/O.
+  void ScheduleFlush() { flush_.Schedule(); }
+  // Sends what nghttp2 has queued; closes when the session is finished.
+  void Flush();
+  // Closes the socket now (what is still queued is dropped).
+  void Close(absl::string_view reason);
+  bool closed() const { return closed_; }
+  bool connecting() const { return connecting_; }
+
+ private:
+  void OnReady(uint32_t ready);
+  // Returns false if the session closed while reading.
+  bool ReadSome();
+  void UpdateInterest();
+
+  // Output is gathered up to here before writing.
+  static constexpr size_t kOutHighWater = 64 * 1024;
+
+  int fd_;
+  bool connecting_;
+  bool closed_ = false;
+  nghttp2_session* session_ = nullptr;
+  std::function<void()> on_connected_;
+  CloseCallback on_close_;
+  std::string out_;        // bytes taken from nghttp2, not yet written
+  size_t out_offset_ = 0;  // how much of out_ is already written
+  event::FileEvent io_;
+  event::DeferredCall flush_;
+};
+
+}  // namespace strait::h2
+
+#endif  // STRAIT_H2_SOCKET_SESSION_H_

@@ -1,0 +1,46 @@
+#ifndef STRAIT_NET_SOCKET_H_
+#define STRAIT_NET_SOCKET_H_
+
+#include <sys/socket.h>
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "net/address.h"
+
+namespace strait::net {
+
+// A resolved socket address (IPv4 or IPv6).
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+
+  int family() const { return storage.ss_family; }
+  int port() const;
+  std::string ToString() const;  // "127.0.0.1:80", "[::1]:80"
+};
+
+// Resolves host:port to one address (numeric hosts need no DNS; names go
+// through getaddrinfo and take the first result). Blocking: control thread
+// only. An empty host means the IPv4 wildcard.
+absl::StatusOr<SocketAddress> Resolve(const HostPort& host_port);
+
+// A non-blocking, close-on-exec listening socket with SO_REUSEPORT, so every
+// worker can bind its own socket to the same address.
+absl::StatusOr<int> ListenReusePort(const SocketAddress& address, int backlog);
+// The address a socket is bound to.
+absl::StatusOr<SocketAddress> LocalAddress(int fd);
+
+// Starts a non-blocking connect. Returns the fd (connect in progress or done)
+// or an error naming the address.
+absl::StatusOr<int> ConnectNonBlocking(const SocketAddress& address);
+// After a connecting fd turned writable: 0 if connected, else the errno.
+int PendingSocketError(int fd);
+
+// TCP_NODELAY: gRPC frames are small and latency-sensitive.
+void SetNoDelay(int fd);
+
+}  // namespace strait::net
+
+#endif  // STRAIT_NET_SOCKET_H_

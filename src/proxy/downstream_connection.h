@@ -1,0 +1,78 @@
+#ifndef STRAIT_PROXY_DOWNSTREAM_CONNECTION_H_
+#define STRAIT_PROXY_DOWNSTREAM_CONNECTION_H_
+
+#include <nghttp2/nghttp2.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "common/header.h"
+#include "config/snapshot.h"
+#include "event/dispatcher.h"
+#include "h2/socket_session.h"
+#include "net/socket.h"
+#include "proxy/proxy_context.h"
+#include "proxy/proxy_stream.h"
+
+namespace strait::proxy {
+
+// One client connection on an entry point: the nghttp2 server session and
+// the ProxyStreams of its requests, which it owns. Owned by its Worker (freed
+// deferred once closed); loop-thread-only.
+class DownstreamConnection : public event::Deletable {
+ public:
+  using ClosedCallback = std::function<void(DownstreamConnection*)>;
+
+  DownstreamConnection(ProxyContext& context, const config::EntryPointEntry& entry_point,
+                       int fd, const net::SocketAddress& peer, ClosedCallback on_closed);
+  ~DownstreamConnection() override;
+
+  // Sends the server preface and starts serving.
+  void Start();
+  // Graceful: GOAWAY now, let open streams finish, close after `grace`.
+  void Shutdown(absl::Duration grace);
+
+  // For ProxyStream.
+  ProxyContext& context() { return context_; }
+  const std::string& entry_point() const { return entry_point_; }
+  int SubmitResponse(int32_t stream_id, const HeaderList& headers, bool end_stream);
+  void SubmitTrailer(int32_t stream_id, const HeaderList& trailers);
+  void ResumeData(int32_t stream_id);
+  // Credits received request bytes back to the client.
+  void Consume(int32_t stream_id, size_t length);
+  void ConsumeConnection(size_t length);
+  void ScheduleFlush() { io_.ScheduleFlush(); }
+
+ private:
+  void OnClosed(absl::string_view reason);
+  ProxyStream* StreamFor(int32_t stream_id) const;
+
+  // nghttp2 callbacks
+  static nghttp2_session_callbacks* Callbacks();
+  static int OnBeginHeaders(nghttp2_session*, const nghttp2_frame*, void*);
+  static int OnHeader(nghttp2_session*, const nghttp2_frame*, const uint8_t*,
+                      size_t, const uint8_t*, size_t, uint8_t, void*);
+  static int OnFrameRecv(nghttp2_session*, const nghttp2_frame*, void*);
+  static int OnDataChunkRecv(nghttp2_session*, uint8_t, int32_t, const uint8_t*,
+                             size_t, void*);
+  static int OnStreamClose(nghttp2_session*, int32_t, uint32_t, void*);
+  static ssize_t ReadBody(nghttp2_session*, int32_t, uint8_t*, size_t, uint32_t*,
+                          nghttp2_data_source*, void*);
+
+  ProxyContext& context_;
+  const std::string entry_point_;
+  const h2::Http2Limits limits_;
+  const std::string peer_;  // "ip:port" of the client, for logs
+  ClosedCallback on_closed_;
+  // Open streams; a stream's nghttp2 user data points into this map's values.
+  absl::flat_hash_map<int32_t, std::unique_ptr<ProxyStream>> streams_;
+  h2::SocketSession io_;
+  event::Timer grace_timer_;
+  bool shutting_down_ = false;
+};
+
+}  // namespace strait::proxy
+
+#endif  // STRAIT_PROXY_DOWNSTREAM_CONNECTION_H_

@@ -1,0 +1,96 @@
+#include "server/server.h"
+
+#include <unistd.h>
+
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "config/snapshot.h"
+#include "net/socket.h"
+#include "server/worker.h"
+
+namespace strait::server {
+
+class Server::Impl {
+ public:
+  Impl(std::shared_ptr<const config::Snapshot> snapshot, int workers)
+      : snapshot_(std::move(snapshot)), worker_count_(workers) {}
+  ~Impl() { Shutdown(); }
+
+  absl::Status Start() {
+    for (int i = 0; i < worker_count_; ++i) {
+      workers_.push_back(std::make_unique<Worker>(i));
+    }
+    for (const auto& [name, ep] : snapshot_->entry_points()) {
+      absl::StatusOr<net::SocketAddress> address = net::Resolve(ep.address);
+      if (!address.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("entryPoints.", name, ".address: ", address.status().message()));
+      }
+      // The first socket resolves port 0; the others share its port.
+      for (int i = 0; i < worker_count_; ++i) {
+        absl::StatusOr<int> fd = net::ListenReusePort(*address, 1024);
+        if (!fd.ok()) {
+          return absl::UnavailableError(
+              absl::StrCat("entry point ", name, ": ", fd.status().message()));
+        }
+        if (i == 0) {
+          absl::StatusOr<net::SocketAddress> bound = net::LocalAddress(*fd);
+          if (!bound.ok()) return bound.status();
+          *address = *bound;
+          ports_[name] = bound->port();
+        }
+        workers_[i]->AddListener(name, *fd);
+      }
+      STRAIT_LOG(kInfo, "entry point ", name, " listening on ", address->ToString(),
+                 " (", worker_count_, " workers)");
+    }
+    for (auto& worker : workers_) worker->Start(snapshot_);
+    started_ = true;
+    return absl::OkStatus();
+  }
+
+  int port(absl::string_view entry_point) const {
+    auto it = ports_.find(std::string(entry_point));
+    return it == ports_.end() ? -1 : it->second;
+  }
+
+  void Shutdown() {
+    if (!started_) return;
+    started_ = false;
+    for (auto& worker : workers_) worker->PostDrain();
+    for (auto& worker : workers_) worker->Join();
+    workers_.clear();
+  }
+
+ private:
+  std::shared_ptr<const config::Snapshot> snapshot_;
+  const int worker_count_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::map<std::string, int> ports_;
+  bool started_ = false;
+};
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(const config::v1::Config& config,
+                                                       ServerOptions options) {
+  absl::StatusOr<std::shared_ptr<const config::Snapshot>> snapshot =
+      config::Snapshot::Compile(config);
+  if (!snapshot.ok()) return snapshot.status();
+  int workers = options.workers > 0
+                    ? options.workers
+                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  return std::unique_ptr<Server>(
+      new Server(std::make_unique<Impl>(std::move(*snapshot), workers)));
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() = default;
+absl::Status Server::Start() { return impl_->Start(); }
+int Server::port(absl::string_view entry_point) const { return impl_->port(entry_point); }
+void Server::Shutdown() { impl_->Shutdown(); }
+
+}  // namespace strait::server

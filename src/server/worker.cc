@@ -1,0 +1,98 @@
+#include "server/worker.h"
+
+#include <unistd.h>
+
+#include "common/log.h"
+
+namespace strait::server {
+
+Worker::Worker(int index) : index_(index), context_(dispatcher_) {}
+
+Worker::~Worker() {
+  Join();
+  connections_.clear();
+  listeners_.clear();
+}
+
+void Worker::AddListener(const std::string& name, int fd) {
+  listen_fds_.emplace_back(name, fd);
+}
+
+void Worker::Start(std::shared_ptr<const config::Snapshot> snapshot) {
+  context_.SetSnapshot(std::move(snapshot));
+  thread_ = std::thread([this] {
+    for (auto& [name, fd] : listen_fds_) {
+      std::string entry_point = name;
+      listeners_.push_back(std::make_unique<net::Listener>(
+          dispatcher_, fd, [this, entry_point](int client, const net::SocketAddress& peer) {
+            OnAccept(entry_point, client, peer);
+          }));
+    }
+    listen_fds_.clear();
+    dispatcher_.Run();
+    // The loop is done: close what is left while the dispatcher still exists.
+    connections_.clear();
+    listeners_.clear();
+  });
+}
+
+void Worker::PostSnapshot(std::shared_ptr<const config::Snapshot> snapshot) {
+  dispatcher_.Post([this, snapshot = std::move(snapshot)]() mutable {
+    context_.SetSnapshot(std::move(snapshot));
+  });
+}
+
+void Worker::PostDrain() {
+  dispatcher_.Post([this] { Drain(); });
+}
+
+void Worker::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::OnAccept(const std::string& entry_point, int fd,
+                      const net::SocketAddress& peer) {
+  const config::EntryPointEntry* ep = context_.snapshot()->entry_point(entry_point);
+  if (draining_ || ep == nullptr) {
+    close(fd);
+    return;
+  }
+  auto connection = std::make_unique<proxy::DownstreamConnection>(
+      context_, *ep, fd, peer,
+      [this](proxy::DownstreamConnection* c) { OnConnectionClosed(c); });
+  proxy::DownstreamConnection* raw = connection.get();
+  connections_.emplace(raw, std::move(connection));
+  raw->Start();
+}
+
+void Worker::OnConnectionClosed(proxy::DownstreamConnection* connection) {
+  auto it = connections_.find(connection);
+  if (it == connections_.end()) return;
+  dispatcher_.DeferredDelete(std::move(it->second));
+  connections_.erase(it);
+  MaybeExit();
+}
+
+void Worker::Drain() {
+  if (draining_) return;
+  draining_ = true;
+  for (auto& listener : listeners_) listener->Close();
+  // Shutdown may close a connection at once, which erases it: iterate a copy.
+  std::vector<proxy::DownstreamConnection*> open;
+  for (auto& [raw, _] : connections_) open.push_back(raw);
+  for (proxy::DownstreamConnection* c : open) {
+    if (!connections_.contains(c)) continue;
+    const config::EntryPointEntry* ep = context_.snapshot()->entry_point(c->entry_point());
+    c->Shutdown(ep ? ep->grace_timeout : absl::Seconds(10));
+  }
+  MaybeExit();
+}
+
+void Worker::MaybeExit() {
+  if (draining_ && connections_.empty()) {
+    STRAIT_LOG(kDebug, "worker ", index_, " drained");
+    dispatcher_.Exit();
+  }
+}
+
+}  // namespace strait::server

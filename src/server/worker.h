@@ -1,0 +1,59 @@
+#ifndef STRAIT_SERVER_WORKER_H_
+#define STRAIT_SERVER_WORKER_H_
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "config/snapshot.h"
+#include "event/dispatcher.h"
+#include "net/listener.h"
+#include "proxy/downstream_connection.h"
+#include "proxy/proxy_context.h"
+
+namespace strait::server {
+
+// One event loop thread with its own listening sockets (one per entry point,
+// SO_REUSEPORT), its client connections, upstream pools and balancer state.
+// Created and joined by the Server; after Start() everything inside runs on
+// the worker's thread, reached from outside only through Post().
+class Worker {
+ public:
+  explicit Worker(int index);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Before Start(): a listening socket for entry point `name` (owned now).
+  void AddListener(const std::string& name, int fd);
+  // Starts the thread with `snapshot` as the running configuration.
+  void Start(std::shared_ptr<const config::Snapshot> snapshot);
+  // Thread-safe: new streams use `snapshot` from the next loop turn on.
+  void PostSnapshot(std::shared_ptr<const config::Snapshot> snapshot);
+  // Thread-safe: stop accepting, GOAWAY every client, let streams finish
+  // within their entry point's grace period, then exit the loop.
+  void PostDrain();
+  void Join();
+
+ private:
+  void OnAccept(const std::string& entry_point, int fd, const net::SocketAddress& peer);
+  void OnConnectionClosed(proxy::DownstreamConnection* connection);
+  void Drain();
+  void MaybeExit();
+
+  const int index_;
+  event::Dispatcher dispatcher_;  // first member: outlives everything below
+  proxy::ProxyContext context_;
+  std::vector<std::pair<std::string, int>> listen_fds_;  // until Start()
+  std::vector<std::unique_ptr<net::Listener>> listeners_;
+  absl::flat_hash_map<proxy::DownstreamConnection*,
+                      std::unique_ptr<proxy::DownstreamConnection>>
+      connections_;
+  bool draining_ = false;
+  std::thread thread_;
+};
+
+}  // namespace strait::server
+
+#endif  // STRAIT_SERVER_WORKER_H_

@@ -1,0 +1,36 @@
+#ifndef STRAIT_UPSTREAM_BACKEND_H_
+#define STRAIT_UPSTREAM_BACKEND_H_
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "h2/settings.h"
+#include "net/socket.h"
+
+namespace strait::upstream {
+
+// One server of a service, resolved. Immutable; lives in a Snapshot.
+struct Backend {
+  std::string url;        // as configured: "h2c://127.0.0.1:50051"
+  std::string authority;  // "127.0.0.1:50051": :authority when the host
+                          // header is not passed through
+  net::SocketAddress address;
+};
+
+// How connections to backends are made (a compiled serversTransport).
+// Immutable; lives in a Snapshot.
+struct TransportSettings {
+  std::string name;  // "" for the built-in defaults
+  absl::Duration dial_timeout = absl::Seconds(30);
+  absl::Duration response_header_timeout = absl::ZeroDuration();  // 0: none
+  absl::Duration idle_conn_timeout = absl::Seconds(90);
+  h2::Http2Limits http2;
+
+  // Identifies these settings: connections are shared only between
+  // identical transports, so a changed transport gets fresh connections.
+  std::string Key() const;
+};
+
+}  // namespace strait::upstream
+
+#endif  // STRAIT_UPSTREAM_BACKEND_H_

@@ -1,0 +1,51 @@
+#ifndef STRAIT_UPSTREAM_STREAM_HANDLER_H_
+#define STRAIT_UPSTREAM_STREAM_HANDLER_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+
+namespace strait::upstream {
+
+// Kinds of header block a backend sends on one stream.
+enum class HeaderBlock {
+  kResponse,  // the first block, with :status (may also end the stream)
+  kTrailers,  // a later block that ends the stream
+};
+
+// The upstream half of one proxied RPC, as seen by its UpstreamConnection:
+// where the connection pulls request bytes from and pushes response events
+// to. Implemented by proxy::ProxyStream. Called on the worker's loop thread,
+// from inside nghttp2 callbacks of the upstream session.
+class StreamHandler {
+ public:
+  virtual ~StreamHandler() = default;
+
+  // nghttp2 data source for the request body: copy up to `length` bytes into
+  // `buf`; set NGHTTP2_DATA_FLAG_EOF in `data_flags` at the end; return
+  // NGHTTP2_ERR_DEFERRED when nothing is queued yet.
+  virtual ssize_t ReadRequestBody(uint8_t* buf, size_t length,
+                                  uint32_t* data_flags) = 0;
+
+  virtual void OnResponseHeader(HeaderBlock block, absl::string_view name,
+                                absl::string_view value) = 0;
+  // The header block is complete; `end_stream` if it ended the stream.
+  virtual void OnResponseHeadersDone(HeaderBlock block, bool end_stream) = 0;
+  virtual void OnResponseData(const uint8_t* data, size_t length) = 0;
+  // END_STREAM arrived on a DATA frame.
+  virtual void OnResponseEnd() = 0;
+  // The upstream stream is closed (`error_code` is the HTTP/2 code of a reset,
+  // NGHTTP2_NO_ERROR if it ended cleanly). No more calls follow.
+  virtual void OnUpstreamClose(uint32_t error_code) = 0;
+  // The connection failed. `never_sent`: the backend cannot have seen this
+  // request (connect failure), so it may be retried elsewhere. No more calls
+  // follow.
+  virtual void OnUpstreamFailure(const absl::Status& reason, bool never_sent) = 0;
+};
+
+}  // namespace strait::upstream
+
+#endif  // STRAIT_UPSTREAM_STREAM_HANDLER_H_

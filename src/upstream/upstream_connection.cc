@@ -1,0 +1,282 @@
+#include "upstream/upstream_connection.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "h2/headers.h"
+#include "net/socket.h"
+
+namespace strait::upstream {
+namespace {
+
+UpstreamConnection* Self(void* user_data) {
+  return static_cast<UpstreamConnection*>(user_data);
+}
+
+}  // namespace
+
+std::string TransportSettings::Key() const {
+  return absl::StrCat(name, "|", absl::FormatDuration(dial_timeout), "|",
+                      absl::FormatDuration(response_header_timeout), "|",
+                      absl::FormatDuration(idle_conn_timeout), "|",
+                      http2.max_concurrent_streams, "|",
+                      http2.initial_stream_window_size, "|",
+                      http2.initial_connection_window_size, "|",
+                      http2.max_frame_size, "|", http2.max_header_list_size);
+}
+
+absl::StatusOr<std::unique_ptr<UpstreamConnection>> UpstreamConnection::Connect(
+    event::Dispatcher& dispatcher, const Backend& backend,
+    const TransportSettings& transport, ClosedCallback on_closed) {
+  absl::StatusOr<int> fd = net::ConnectNonBlocking(backend.address);
+  if (!fd.ok()) return fd.status();
+  std::unique_ptr<UpstreamConnection> conn(new UpstreamConnection(
+      dispatcher, *fd, backend, transport, std::move(on_closed)));
+  conn->Init();
+  return conn;
+}
+
+UpstreamConnection::UpstreamConnection(event::Dispatcher& dispatcher, int fd,
+                                       const Backend& backend,
+                                       const TransportSettings& transport,
+                                       ClosedCallback on_closed)
+    : dispatcher_(dispatcher),
+      backend_(backend),
+      transport_(transport),
+      on_closed_(std::move(on_closed)),
+      io_(std::make_unique<h2::SocketSession>(
+          dispatcher, fd, /*connecting=*/true, [this] { OnConnected(); },
+          [this](absl::string_view reason) { OnClosed(reason); })),
+      dial_timer_(dispatcher,
+                  [this] {
+                    io_->Close(absl::StrCat("dial timeout after ",
+                                            absl::FormatDuration(transport_.dial_timeout)));
+                  }),
+      idle_timer_(dispatcher, [this] {
+        // Say goodbye politely; the session closes once GOAWAY is out.
+        nghttp2_session_terminate_session(io_->session(), NGHTTP2_NO_ERROR);
+        goaway_received_ = true;  // take no new streams either way
+        io_->Flush();
+      }) {}
+
+UpstreamConnection::~UpstreamConnection() = default;
+
+void UpstreamConnection::Init() {
+  nghttp2_option* option = h2::NewSessionOption(transport_.http2, h2::Side::kUpstream);
+  nghttp2_session* session = nullptr;
+  nghttp2_session_client_new2(&session, Callbacks(), this, option);
+  nghttp2_option_del(option);
+  h2::SubmitInitialSettings(session, transport_.http2);
+  if (transport_.dial_timeout > absl::ZeroDuration()) {
+    dial_timer_.Arm(transport_.dial_timeout);
+  }
+  io_->Start(session);
+}
+
+void UpstreamConnection::OnConnected() {
+  connected_ = true;
+  dial_timer_.Disarm();
+  STRAIT_LOG(kDebug, "connected to ", backend_.url);
+  UpdateIdleTimer();
+}
+
+void UpstreamConnection::OnClosed(absl::string_view reason) {
+  dial_timer_.Disarm();
+  idle_timer_.Disarm();
+  if (!streams_.empty()) {
+    STRAIT_LOG(kWarn, "connection to ", backend_.url, " lost with ",
+               streams_.size(), " streams open: ", reason);
+  }
+  absl::Status status = absl::UnavailableError(
+      absl::StrCat(connected_ ? "connection to " : "cannot connect to ",
+                   backend_.url, ": ", reason));
+  // Handlers may detach others while we notify; work on a copy.
+  auto streams = std::move(streams_);
+  streams_.clear();
+  for (auto& [id, handler] : streams) {
+    nghttp2_session_set_stream_user_data(io_->session(), id, nullptr);
+    handler->OnUpstreamFailure(status, /*never_sent=*/!connected_);
+  }
+  if (on_closed_) on_closed_(this);
+}
+
+bool UpstreamConnection::accepting() const {
+  if (io_->closed() || goaway_received_) return false;
+  nghttp2_session* s = io_->session();
+  if (nghttp2_session_get_next_stream_id(s) > (1u << 31) - 2) return false;
+  uint32_t max = nghttp2_session_get_remote_settings(
+      s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+  return streams_.size() < max;
+}
+
+absl::StatusOr<int32_t> UpstreamConnection::Submit(StreamHandler* handler,
+                                                   const HeaderList& headers,
+                                                   bool end_stream) {
+  if (!accepting()) {
+    return absl::UnavailableError(
+        absl::StrCat("connection to ", backend_.url, " takes no new streams"));
+  }
+  std::vector<nghttp2_nv> nv = h2::ToNv(headers);
+  nghttp2_data_provider body{};
+  body.read_callback = &UpstreamConnection::ReadBody;
+  int32_t id = nghttp2_submit_request(io_->session(), nullptr, nv.data(), nv.size(),
+                                      end_stream ? nullptr : &body, handler);
+  if (id < 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot open a stream to ", backend_.url, ": ", nghttp2_strerror(id)));
+  }
+  streams_[id] = handler;
+  idle_timer_.Disarm();
+  io_->ScheduleFlush();
+  return id;
+}
+
+void UpstreamConnection::ResumeData(int32_t stream_id) {
+  if (io_->closed()) return;
+  nghttp2_session_resume_data(io_->session(), stream_id);
+  io_->ScheduleFlush();
+}
+
+void UpstreamConnection::Consume(int32_t stream_id, size_t length) {
+  if (io_->closed() || length == 0) return;
+  nghttp2_session_consume(io_->session(), stream_id, length);
+  io_->ScheduleFlush();
+}
+
+void UpstreamConnection::ConsumeConnection(size_t length) {
+  if (io_->closed() || length == 0) return;
+  nghttp2_session_consume_connection(io_->session(), length);
+  io_->ScheduleFlush();
+}
+
+void UpstreamConnection::Detach(int32_t stream_id, uint32_t error_code) {
+  if (streams_.erase(stream_id) == 0) return;
+  if (!io_->closed()) {
+    nghttp2_session* s = io_->session();
+    nghttp2_session_set_stream_user_data(s, stream_id, nullptr);
+    if (nghttp2_session_find_stream(s, stream_id) != nullptr) {
+      nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, stream_id, error_code);
+    }
+    io_->ScheduleFlush();
+  }
+  UpdateIdleTimer();
+}
+
+void UpstreamConnection::UpdateIdleTimer() {
+  if (streams_.empty() && connected_ && !io_->closed() &&
+      transport_.idle_conn_timeout > absl::ZeroDuration()) {
+    idle_timer_.Arm(transport_.idle_conn_timeout);
+  }
+}
+
+StreamHandler* UpstreamConnection::HandlerFor(int32_t stream_id) const {
+  return static_cast<StreamHandler*>(
+      nghttp2_session_get_stream_user_data(io_->session(), stream_id));
+}
+
+// nghttp2 callbacks
+
+int UpstreamConnection::OnBeginHeaders(nghttp2_session*, const nghttp2_frame*,
+                                       void*) {
+  return 0;
+}
+
+int UpstreamConnection::OnHeader(nghttp2_session*, const nghttp2_frame* frame,
+                                 const uint8_t* name, size_t namelen,
+                                 const uint8_t* value, size_t valuelen, uint8_t,
+                                 void* user_data) {
+  StreamHandler* handler = Self(user_data)->HandlerFor(frame->hd.stream_id);
+  if (handler == nullptr) return 0;
+  HeaderBlock block = frame->headers.cat == NGHTTP2_HCAT_RESPONSE
+                          ? HeaderBlock::kResponse
+                          : HeaderBlock::kTrailers;
+  handler->OnResponseHeader(
+      block, absl::string_view(reinterpret_cast<const char*>(name), namelen),
+      absl::string_view(reinterpret_cast<const char*>(value), valuelen));
+  return 0;
+}
+
+int UpstreamConnection::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame,
+                                    void* user_data) {
+  UpstreamConnection* self = Self(user_data);
+  switch (frame->hd.type) {
+    case NGHTTP2_HEADERS: {
+      StreamHandler* handler = self->HandlerFor(frame->hd.stream_id);
+      if (handler == nullptr) return 0;
+      bool end_stream = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+      if (frame->headers.cat == NGHTTP2_HCAT_RESPONSE) {
+        handler->OnResponseHeadersDone(HeaderBlock::kResponse, end_stream);
+      } else if (frame->headers.cat == NGHTTP2_HCAT_HEADERS && end_stream) {
+        handler->OnResponseHeadersDone(HeaderBlock::kTrailers, true);
+      }
+      return 0;
+    }
+    case NGHTTP2_DATA: {
+      if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) return 0;
+      StreamHandler* handler = self->HandlerFor(frame->hd.stream_id);
+      if (handler != nullptr) handler->OnResponseEnd();
+      return 0;
+    }
+    case NGHTTP2_GOAWAY:
+      // Streams above last_stream_id are closed by nghttp2 with
+      // REFUSED_STREAM; the rest may finish. No new streams here.
+      self->goaway_received_ = true;
+      return 0;
+    default:
+      return 0;
+  }
+}
+
+int UpstreamConnection::OnDataChunkRecv(nghttp2_session* session, uint8_t,
+                                        int32_t stream_id, const uint8_t* data,
+                                        size_t len, void* user_data) {
+  StreamHandler* handler = Self(user_data)->HandlerFor(stream_id);
+  if (handler == nullptr) {
+    // Nobody wants these bytes: give the window back at once.
+    nghttp2_session_consume(session, stream_id, len);
+    return 0;
+  }
+  handler->OnResponseData(data, len);
+  return 0;
+}
+
+int UpstreamConnection::OnStreamClose(nghttp2_session*, int32_t stream_id,
+                                      uint32_t error_code, void* user_data) {
+  UpstreamConnection* self = Self(user_data);
+  StreamHandler* handler = self->HandlerFor(stream_id);
+  self->streams_.erase(stream_id);
+  if (handler != nullptr) handler->OnUpstreamClose(error_code);
+  self->UpdateIdleTimer();
+  return 0;
+}
+
+ssize_t UpstreamConnection::ReadBody(nghttp2_session* session, int32_t stream_id,
+                                     uint8_t* buf, size_t length,
+                                     uint32_t* data_flags, nghttp2_data_source*,
+                                     void*) {
+  auto* handler = static_cast<StreamHandler*>(
+      nghttp2_session_get_stream_user_data(session, stream_id));
+  if (handler == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  return handler->ReadRequestBody(buf, length, data_flags);
+}
+
+nghttp2_session_callbacks* UpstreamConnection::Callbacks() {
+  static nghttp2_session_callbacks* callbacks = [] {
+    nghttp2_session_callbacks* cb = nullptr;
+    nghttp2_session_callbacks_new(&cb);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(
+        cb, &UpstreamConnection::OnBeginHeaders);
+    nghttp2_session_callbacks_set_on_header_callback(cb, &UpstreamConnection::OnHeader);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(
+        cb, &UpstreamConnection::OnFrameRecv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
+        cb, &UpstreamConnection::OnDataChunkRecv);
+    nghttp2_session_callbacks_set_on_stream_close_callback(
+        cb, &UpstreamConnection::OnStreamClose);
+    return cb;
+  }();
+  return callbacks;
+}
+
+}  // namespace strait::upstream

@@ -1,0 +1,57 @@
+#include "tests/integration/proxy_fixture.h"
+
+#include "absl/strings/str_cat.h"
+#include "tests/support/echo_client.h"
+
+namespace strait::testing {
+
+config::v1::Config ProxyTest::EchoConfig(const std::vector<std::string>& backend_addresses) {
+  config::v1::Config config;
+  (*config.mutable_entry_points())["web"].set_address("127.0.0.1:0");
+  config::v1::Router& router = (*config.mutable_routers())["echo"];
+  router.set_rule("GRPCService(`strait.test.v1.Echo`)");
+  router.set_service("echo");
+  config::v1::LoadBalancer* lb = (*config.mutable_services())["echo"].mutable_load_balancer();
+  for (const std::string& address : backend_addresses) {
+    lb->add_servers()->set_url(absl::StrCat("h2c://", address));
+  }
+  lb->set_servers_transport("fast");
+  auto& transport = (*config.mutable_servers_transports())["fast"];
+  transport.mutable_forwarding_timeouts()->mutable_dial_timeout()->set_seconds(2);
+  return config;
+}
+
+void ProxyTest::StartAll(int count, int workers) {
+  for (int i = 0; i < count; ++i) {
+    backends_.push_back(std::make_unique<TestBackend>(absl::StrCat("backend-", i)));
+  }
+  StartProxy(EchoConfig(BackendAddresses()), workers);
+}
+
+void ProxyTest::StartProxy(const config::v1::Config& config, int workers) {
+  absl::StatusOr<std::unique_ptr<server::Server>> server =
+      server::Server::Create(config, {.workers = workers});
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = std::move(*server);
+  absl::Status started = server_->Start();
+  ASSERT_TRUE(started.ok()) << started;
+  ASSERT_GT(proxy_port(), 0);
+}
+
+void ProxyTest::TearDown() {
+  if (server_) server_->Shutdown();
+  server_.reset();
+  backends_.clear();
+}
+
+std::vector<std::string> ProxyTest::BackendAddresses() const {
+  std::vector<std::string> out;
+  for (const auto& b : backends_) out.push_back(b->address());
+  return out;
+}
+
+std::shared_ptr<grpc::Channel> ProxyTest::ProxyChannel() const {
+  return MakeChannel(proxy_port());
+}
+
+}  // namespace strait::testing

@@ -1,0 +1,42 @@
+#ifndef STRAIT_TESTS_INTEGRATION_PROXY_FIXTURE_H_
+#define STRAIT_TESTS_INTEGRATION_PROXY_FIXTURE_H_
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/server.h"
+#include "strait/config/v1/config.pb.h"
+#include "tests/support/test_backend.h"
+
+namespace strait::testing {
+
+// The whole proxy in process between real peers: N echo backends on
+// loopback ports chosen at run time, strait in front of them (entry point
+// "web" on 127.0.0.1:0, every request routed to service "echo"), and a gRPC
+// C++ channel to strait.
+class ProxyTest : public ::testing::Test {
+ protected:
+  // A config with entry point "web" and service "echo" over `backends`.
+  static config::v1::Config EchoConfig(const std::vector<std::string>& backend_addresses);
+
+  // Starts `count` backends and strait in front of them.
+  void StartAll(int count, int workers = 2);
+  // Starts strait with `config` (backends already running).
+  void StartProxy(const config::v1::Config& config, int workers = 2);
+  void TearDown() override;
+
+  std::vector<std::string> BackendAddresses() const;
+  int proxy_port() const { return server_->port("web"); }
+  // A fresh channel (its own connection) to strait.
+  std::shared_ptr<grpc::Channel> ProxyChannel() const;
+
+  std::vector<std::unique_ptr<TestBackend>> backends_;
+  std::unique_ptr<server::Server> server_;
+};
+
+}  // namespace strait::testing
+
+#endif  // STRAIT_TESTS_INTEGRATION_PROXY_FIXTURE_H_

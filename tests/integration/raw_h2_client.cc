@@ -1,0 +1,178 @@
+#include "tests/integration/raw_h2_client.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace strait::testing {
+
+struct RawH2ClientCallbacks {
+  static RawH2Client* Self(void* p) { return static_cast<RawH2Client*>(p); }
+
+  static int OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t,
+                      void* user) {
+    auto& s = Self(user)->streams_[frame->hd.stream_id];
+    Header h{std::string(reinterpret_cast<const char*>(name), namelen),
+             std::string(reinterpret_cast<const char*>(value), valuelen)};
+    (s.header_blocks == 0 ? s.headers : s.trailers).push_back(std::move(h));
+    return 0;
+  }
+  static int OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    RawH2Client* self = Self(user);
+    if (frame->hd.type == NGHTTP2_HEADERS) {
+      ++self->streams_[frame->hd.stream_id].header_blocks;
+    } else if (frame->hd.type == NGHTTP2_GOAWAY) {
+      self->goaway_received_ = true;
+      self->goaway_error_ = frame->goaway.error_code;
+    }
+    return 0;
+  }
+  static int OnData(nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len,
+                    void* user) {
+    Self(user)->streams_[id].body.append(reinterpret_cast<const char*>(data), len);
+    return 0;
+  }
+  static int OnClose(nghttp2_session*, int32_t id, uint32_t code, void* user) {
+    auto& s = Self(user)->streams_[id];
+    s.closed = true;
+    s.close_code = code;
+    return 0;
+  }
+  static ssize_t ReadBody(nghttp2_session*, int32_t id, uint8_t* buf, size_t length,
+                          uint32_t* flags, nghttp2_data_source* source, void* user) {
+    RawH2Client* self = Self(user);
+    std::string& body = self->bodies_[id];
+    size_t n = std::min(length, body.size());
+    memcpy(buf, body.data(), n);
+    body.erase(0, n);
+    if (body.empty()) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (source->ptr != nullptr) *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    }
+    return static_cast<ssize_t>(n);
+  }
+};
+
+absl::StatusOr<std::unique_ptr<RawH2Client>> RawH2Client::Connect(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return absl::UnavailableError(absl::StrCat("connect: ", strerror(errno)));
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return std::unique_ptr<RawH2Client>(new RawH2Client(fd));
+}
+
+RawH2Client::RawH2Client(int fd) : fd_(fd) {
+  nghttp2_session_callbacks* cb;
+  nghttp2_session_callbacks_new(&cb);
+  nghttp2_session_callbacks_set_on_header_callback(cb, RawH2ClientCallbacks::OnHeader);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, RawH2ClientCallbacks::OnFrameRecv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, RawH2ClientCallbacks::OnData);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cb, RawH2ClientCallbacks::OnClose);
+  nghttp2_session_client_new(&session_, cb, this);
+  nghttp2_session_callbacks_del(cb);
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, nullptr, 0);
+}
+
+RawH2Client::~RawH2Client() {
+  nghttp2_session_del(session_);
+  close(fd_);
+}
+
+int32_t RawH2Client::Submit(const HeaderList& headers, const std::string* body,
+                            bool keep_open) {
+  std::vector<nghttp2_nv> nv;
+  for (const Header& h : headers) {
+    nv.push_back({(uint8_t*)h.name.data(), (uint8_t*)h.value.data(), h.name.size(),
+                  h.value.size(), NGHTTP2_NV_FLAG_NONE});
+  }
+  nghttp2_data_provider provider{};
+  provider.source.ptr = keep_open ? this : nullptr;
+  provider.read_callback = RawH2ClientCallbacks::ReadBody;
+  bool has_body = body != nullptr || keep_open;
+  int32_t id = nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(),
+                                      has_body ? &provider : nullptr, nullptr);
+  if (id > 0 && body != nullptr) bodies_[id] = *body;
+  streams_[id];
+  return id;
+}
+
+int32_t RawH2Client::SubmitGrpc(const std::string& path, const std::string& message,
+                                const HeaderList& extra) {
+  HeaderList headers = {{":method", "POST"},
+                        {":scheme", "http"},
+                        {":authority", "strait.test"},
+                        {":path", path},
+                        {"content-type", "application/grpc"},
+                        {"te", "trailers"}};
+  headers.insert(headers.end(), extra.begin(), extra.end());
+  std::string body = GrpcFrame(message);
+  return Submit(headers, &body);
+}
+
+bool RawH2Client::SendRaw(const std::string& bytes) {
+  if (!FlushOut()) return false;
+  return send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+         static_cast<ssize_t>(bytes.size());
+}
+
+bool RawH2Client::FlushOut() {
+  for (;;) {
+    const uint8_t* data;
+    ssize_t n = nghttp2_session_mem_send(session_, &data);
+    if (n <= 0) return n == 0;
+    if (send(fd_, data, n, MSG_NOSIGNAL) != n) {
+      connection_closed_ = true;
+      return false;
+    }
+  }
+}
+
+bool RawH2Client::RunUntil(const std::function<bool()>& done, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (!done()) {
+    if (connection_closed_ || !FlushOut()) return done();
+    absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    pollfd p{fd_, POLLIN, 0};
+    int ready = poll(&p, 1, static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(left), 100)));
+    if (ready <= 0) continue;
+    uint8_t buf[16384];
+    ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) {
+      connection_closed_ = true;
+      return done();
+    }
+    if (nghttp2_session_mem_recv(session_, buf, n) < 0) {
+      connection_closed_ = true;
+      return done();
+    }
+  }
+  FlushOut();
+  return true;
+}
+
+std::string GrpcFrame(const std::string& message) {
+  std::string out(5, '\0');
+  uint32_t len = htonl(static_cast<uint32_t>(message.size()));
+  memcpy(&out[1], &len, 4);
+  return out + message;
+}
+
+}  // namespace strait::testing

@@ -1,0 +1,79 @@
+#ifndef STRAIT_TESTS_INTEGRATION_RAW_H2_CLIENT_H_
+#define STRAIT_TESTS_INTEGRATION_RAW_H2_CLIENT_H_
+
+#include <nghttp2/nghttp2.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/header.h"
+
+namespace strait::testing {
+
+// A bare HTTP/2 client over a blocking loopback socket, driven by nghttp2
+// itself, for what a gRPC client cannot do: look at exact frames
+// (trailers-only responses, RST_STREAM codes, GOAWAY) and behave badly on
+// purpose. Single-threaded; one per test.
+class RawH2Client {
+ public:
+  // What happened on one stream.
+  struct StreamResult {
+    HeaderList headers;   // the response HEADERS
+    HeaderList trailers;  // a later HEADERS block, if any
+    std::string body;
+    bool closed = false;
+    uint32_t close_code = 0;  // NGHTTP2_NO_ERROR or the RST_STREAM code
+    int header_blocks = 0;    // HEADERS frames received (1 = trailers-only)
+  };
+
+  static absl::StatusOr<std::unique_ptr<RawH2Client>> Connect(int port);
+  ~RawH2Client();
+
+  nghttp2_session* session() { return session_; }
+  // A request; `body` (if any) is sent as DATA, then END_STREAM unless
+  // `keep_open`.
+  int32_t Submit(const HeaderList& headers, const std::string* body = nullptr,
+                 bool keep_open = false);
+  // A gRPC request for `path` with a length-prefixed message `message`.
+  int32_t SubmitGrpc(const std::string& path, const std::string& message = "",
+                     const HeaderList& extra = {});
+  // Writes bytes straight to the socket, bypassing nghttp2.
+  bool SendRaw(const std::string& bytes);
+  // Pumps I/O until `done()` holds, the connection ends, or `timeout` passes.
+  // Returns done().
+  bool RunUntil(const std::function<bool()>& done,
+                absl::Duration timeout = absl::Seconds(10));
+  bool WaitForClose(int32_t stream_id, absl::Duration timeout = absl::Seconds(10)) {
+    return RunUntil([&] { return streams_[stream_id].closed; }, timeout);
+  }
+
+  StreamResult& stream(int32_t id) { return streams_[id]; }
+  bool goaway_received() const { return goaway_received_; }
+  uint32_t goaway_error() const { return goaway_error_; }
+  bool connection_closed() const { return connection_closed_; }
+
+ private:
+  RawH2Client(int fd);
+  bool FlushOut();
+
+  int fd_;
+  nghttp2_session* session_ = nullptr;
+  std::map<int32_t, StreamResult> streams_;
+  std::map<int32_t, std::string> bodies_;  // request bodies to send
+  bool goaway_received_ = false;
+  uint32_t goaway_error_ = 0;
+  bool connection_closed_ = false;
+
+  friend struct RawH2ClientCallbacks;
+};
+
+// A gRPC length-prefixed message frame.
+std::string GrpcFrame(const std::string& message);
+
+}  // namespace strait::testing
+
+#endif  // STRAIT_TESTS_INTEGRATION_RAW_H2_CLIENT_H_

@@ -1,0 +1,51 @@
+#include "common/byte_queue.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace strait {
+namespace {
+
+std::string ReadAll(ByteQueue& q, size_t step) {
+  std::string out;
+  uint8_t buf[64];
+  while (!q.empty()) {
+    size_t n = q.Read(buf, std::min(step, sizeof buf));
+    out.append(reinterpret_cast<char*>(buf), n);
+  }
+  return out;
+}
+
+TEST(ByteQueueTest, KeepsOrderAcrossChunksAndPartialReads) {
+  ByteQueue q;
+  std::string expected;
+  for (int i = 0; i < 100; ++i) {
+    std::string piece(i % 7 + 1, static_cast<char>('a' + i % 26));
+    q.Append(reinterpret_cast<const uint8_t*>(piece.data()), piece.size());
+    expected += piece;
+  }
+  EXPECT_EQ(q.size(), expected.size());
+  EXPECT_EQ(ReadAll(q, 5), expected);
+  EXPECT_EQ(q.size(), 0u);
+}
+
+TEST(ByteQueueTest, LargeAppendsAreNotCoalescedButReadWhole) {
+  ByteQueue q;
+  std::string big(10000, 'x'), small = "yz";
+  q.Append(reinterpret_cast<const uint8_t*>(big.data()), big.size());
+  q.Append(reinterpret_cast<const uint8_t*>(small.data()), small.size());
+  EXPECT_EQ(ReadAll(q, 64), big + small);
+}
+
+TEST(ByteQueueTest, ClearDropsEverything) {
+  ByteQueue q;
+  q.Append(reinterpret_cast<const uint8_t*>("abc"), 3);
+  q.Clear();
+  EXPECT_TRUE(q.empty());
+  uint8_t b;
+  EXPECT_EQ(q.Read(&b, 1), 0u);
+}
+
+}  // namespace
+}  // namespace strait
