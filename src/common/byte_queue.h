@@ -43,6 +43,24 @@ class ByteQueue {
     return copied;
   }
 
+  // Puts everything in `front` before what is queued here.
+  void Prepend(ByteQueue&& front) {
+    if (front.offset_ > 0 && !front.chunks_.empty()) {
+      front.chunks_.front().erase(0, front.offset_);
+    }
+    for (auto it = front.chunks_.rbegin(); it != front.chunks_.rend(); ++it) {
+      if (offset_ > 0 && !chunks_.empty()) {
+        chunks_.front().erase(0, offset_);
+        offset_ = 0;
+      }
+      chunks_.push_front(std::move(*it));
+    }
+    size_ += front.size_;
+    front.chunks_.clear();
+    front.offset_ = 0;
+    front.size_ = 0;
+  }
+
   void Clear() {
     chunks_.clear();
     offset_ = 0;

@@ -1,5 +1,8 @@
 #include "config/snapshot.h"
 
+#include <algorithm>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "config/validate.h"
 #include "net/socket.h"
@@ -23,8 +26,53 @@ upstream::TransportSettings CompileTransport(absl::string_view name,
   if (ft.has_idle_conn_timeout()) {
     settings.idle_conn_timeout = ToDuration(ft.idle_conn_timeout());
   }
+  if (ft.has_read_idle_timeout()) {
+    settings.read_idle_timeout = ToDuration(ft.read_idle_timeout());
+  }
+  if (ft.has_ping_timeout()) settings.ping_timeout = ToDuration(ft.ping_timeout());
+  if (ft.has_pending_timeout()) settings.pending_timeout = ToDuration(ft.pending_timeout());
+  if (t.max_conns_per_server() != 0) settings.max_conns_per_server = t.max_conns_per_server();
+  if (t.max_pending_requests() != 0) settings.max_pending_requests = t.max_pending_requests();
   settings.http2 = h2::ResolveLimits(t.http2(), h2::Side::kUpstream);
   return settings;
+}
+
+std::optional<h2::GrpcStatus> StatusFromName(absl::string_view name) {
+  for (int code = 0; code <= 16; ++code) {
+    auto status = static_cast<h2::GrpcStatus>(code);
+    if (h2::GrpcStatusName(status) == name) return status;
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<RetryPolicy> CompileRetry(absl::string_view service,
+                                         const v1::RetryPolicy& r) {
+  RetryPolicy policy;
+  std::string path = absl::StrCat("services.", service, ".loadBalancer.retry");
+  if (r.attempts() > 10) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ".attempts: at most 10, got ", r.attempts()));
+  }
+  policy.max_attempts = std::max<uint32_t>(1, r.attempts());
+  if (r.has_per_try_timeout()) policy.per_try_timeout = ToDuration(r.per_try_timeout());
+  if (r.buffer_bytes() > (16u << 20)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ".bufferBytes: at most 16777216, got ", r.buffer_bytes()));
+  }
+  if (r.buffer_bytes() != 0) policy.buffer_bytes = r.buffer_bytes();
+  if (r.retry_on().empty()) {
+    policy.retry_on = 1u << static_cast<int>(h2::GrpcStatus::kUnavailable);
+  }
+  for (int i = 0; i < r.retry_on_size(); ++i) {
+    std::optional<h2::GrpcStatus> status = StatusFromName(r.retry_on(i));
+    if (!status) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ".retryOn[", i, "]: unknown gRPC status \"", r.retry_on(i),
+          "\" (use names such as UNAVAILABLE, RESOURCE_EXHAUSTED)"));
+    }
+    policy.retry_on |= 1u << static_cast<int>(*status);
+  }
+  return policy;
 }
 
 }  // namespace
@@ -47,6 +95,9 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
         .grace_timeout = ep.transport().life_cycle().has_grace_time_out()
                              ? ToDuration(ep.transport().life_cycle().grace_time_out())
                              : absl::Seconds(10),
+        .write_stall_timeout = ep.transport().has_write_stall_timeout()
+                                   ? ToDuration(ep.transport().write_stall_timeout())
+                                   : absl::Seconds(60),
         .routes = std::move(*routes),
     };
     snapshot->entry_points_.emplace(name, std::move(entry));
@@ -62,6 +113,9 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
       transport = config.servers_transports().at(lb.servers_transport());
     }
     entry.transport = CompileTransport(lb.servers_transport(), transport);
+    absl::StatusOr<RetryPolicy> retry = CompileRetry(name, lb.retry());
+    if (!retry.ok()) return retry.status();
+    entry.retry = *retry;
     for (int i = 0; i < lb.servers_size(); ++i) {
       const std::string& url = lb.servers(i).url();
       absl::StatusOr<net::ServerUrl> parsed = net::ParseServerUrl(url);
@@ -80,6 +134,9 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
     }
     snapshot->services_.emplace(name, std::move(entry));
   }
+  for (const auto& [name, router] : config.routers()) {
+    if (router.has_timeout()) snapshot->router_timeouts_[name] = ToDuration(router.timeout());
+  }
   return std::shared_ptr<const Snapshot>(std::move(snapshot));
 }
 
@@ -91,6 +148,15 @@ const EntryPointEntry* Snapshot::entry_point(absl::string_view name) const {
 const ServiceEntry* Snapshot::service(absl::string_view name) const {
   auto it = services_.find(name);
   return it == services_.end() ? nullptr : &it->second;
+}
+
+}  // namespace strait::config
+
+namespace strait::config {
+
+absl::Duration Snapshot::router_timeout(absl::string_view router) const {
+  auto it = router_timeouts_.find(router);
+  return it == router_timeouts_.end() ? absl::ZeroDuration() : it->second;
 }
 
 }  // namespace strait::config

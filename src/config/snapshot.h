@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "h2/grpc.h"
 #include "h2/settings.h"
 #include "net/address.h"
 #include "router/route_table.h"
@@ -23,7 +24,20 @@ struct EntryPointEntry {
   net::HostPort address;
   h2::Http2Limits http2;
   absl::Duration grace_timeout;
+  absl::Duration write_stall_timeout;
   router::RouteTable routes;  // the routers serving this entry point
+};
+
+// A compiled retry policy.
+struct RetryPolicy {
+  uint32_t max_attempts = 1;  // including the first
+  absl::Duration per_try_timeout = absl::ZeroDuration();  // 0: none
+  uint32_t retry_on = 0;        // bit (1 << status) per retryable gRPC status
+  size_t buffer_bytes = 64 * 1024;
+
+  bool RetriesOn(h2::GrpcStatus status) const {
+    return retry_on & (1u << static_cast<int>(status));
+  }
 };
 
 // A compiled service.
@@ -32,6 +46,7 @@ struct ServiceEntry {
   std::vector<upstream::Backend> backends;  // never empty
   upstream::TransportSettings transport;
   bool pass_host_header = true;
+  RetryPolicy retry;
 };
 
 // The whole running configuration, compiled. Immutable once built and shared
@@ -47,6 +62,8 @@ class Snapshot {
   const v1::Config& config() const { return config_; }
   const EntryPointEntry* entry_point(absl::string_view name) const;
   const ServiceEntry* service(absl::string_view name) const;
+  // The router's `timeout`, zero if none.
+  absl::Duration router_timeout(absl::string_view router) const;
   const std::map<std::string, EntryPointEntry, std::less<>>& entry_points() const {
     return entry_points_;
   }
@@ -57,6 +74,7 @@ class Snapshot {
   v1::Config config_;
   std::map<std::string, EntryPointEntry, std::less<>> entry_points_;
   std::map<std::string, ServiceEntry, std::less<>> services_;
+  std::map<std::string, absl::Duration, std::less<>> router_timeouts_;
 };
 
 }  // namespace strait::config

@@ -20,6 +20,14 @@ nghttp2_option* NewSessionOption(const Http2Limits& limits, Side side) {
   nghttp2_option_new(&option);
   nghttp2_option_set_no_auto_window_update(option, 1);
   nghttp2_option_set_max_send_header_block_length(option, 1 << 20);
+  if (side == Side::kDownstream) {
+    // nghttp2's own defences (Debian 12 carries the backports). strait's
+    // FloodGuard adds budgets for what these do not cover.
+    nghttp2_option_set_stream_reset_rate_limit(option, 1000, 33);
+    nghttp2_option_set_max_continuations(option, 8);
+    nghttp2_option_set_max_settings(option, 32);
+    nghttp2_option_set_max_outbound_ack(option, 1000);
+  }
   return option;
 }
 

@@ -17,7 +17,11 @@ SocketSession::SocketSession(event::Dispatcher& dispatcher, int fd,
       on_connected_(std::move(on_connected)),
       on_close_(std::move(on_close)),
       io_(dispatcher, fd, [this](uint32_t ready) { OnReady(ready); }),
-      flush_(dispatcher, [this] { Flush(); }) {}
+      flush_(dispatcher, [this] { Flush(); }),
+      write_stall_timer_(dispatcher, [this] {
+        Close(absl::StrCat("peer took no bytes for ",
+                           absl::FormatDuration(write_stall_timeout_)));
+      }) {}
 
 SocketSession::~SocketSession() {
   if (fd_ >= 0) close(fd_);
@@ -64,6 +68,8 @@ bool SocketSession::ReadSome() {
         if (!closed_) Close(absl::StrCat("HTTP/2 error: ", nghttp2_strerror(rv)));
         return false;
       }
+      if (on_read_) on_read_();
+      if (closed_) return false;
       if (static_cast<size_t>(n) < sizeof buf) return true;
       continue;
     }
@@ -101,6 +107,7 @@ void SocketSession::Flush() {
       return;
     }
     out_offset_ += w;
+    if (w > 0) write_stall_timer_.Disarm();  // progress
     if (out_offset_ < out_.size()) break;  // the kernel's buffer is full
     out_.clear();
     out_offset_ = 0;
@@ -115,6 +122,11 @@ void SocketSession::Flush() {
 
 void SocketSession::UpdateInterest() {
   bool pending_output = out_offset_ < out_.size();
+  if (!pending_output) {
+    write_stall_timer_.Disarm();
+  } else if (write_stall_timeout_ > absl::ZeroDuration() && !write_stall_timer_.armed()) {
+    write_stall_timer_.Arm(write_stall_timeout_);
+  }
   io_.SetInterest(nghttp2_session_want_read(session_) != 0, pending_output);
 }
 
@@ -122,6 +134,7 @@ void SocketSession::Close(absl::string_view reason) {
   if (closed_) return;
   closed_ = true;
   flush_.Cancel();
+  write_stall_timer_.Disarm();
   io_.SetInterest(false, false);
   // Shut the socket now so the peer sees the end at once; the fd number is
   // released in the destructor, after the event is gone.

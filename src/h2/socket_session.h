@@ -8,6 +8,7 @@
 #include <string>
 #include "absl/strings/string_view.h"
 
+#include "absl/time/time.h"
 #include "event/dispatcher.h"
 
 namespace strait::h2 {
@@ -34,6 +35,11 @@ class SocketSession {
   SocketSession(const SocketSession&) = delete;
   SocketSession& operator=(const SocketSession&) = delete;
 
+  // Closes the connection when pending output makes no progress for
+  // `timeout` (a peer that never reads). Zero disables.
+  void set_write_stall_timeout(absl::Duration timeout) { write_stall_timeout_ = timeout; }
+  // Runs after every read that fed bytes to nghttp2 (keepalive timers).
+  void set_on_read(std::function<void()> on_read) { on_read_ = std::move(on_read); }
   // Takes ownership of `session` and starts reading.
   void Start(nghttp2_session* session);
   nghttp2_session* session() const { return session_; }
@@ -63,10 +69,13 @@ class SocketSession {
   nghttp2_session* session_ = nullptr;
   std::function<void()> on_connected_;
   CloseCallback on_close_;
+  std::function<void()> on_read_;
   std::string out_;        // bytes taken from nghttp2, not yet written
   size_t out_offset_ = 0;  // how much of out_ is already written
+  absl::Duration write_stall_timeout_ = absl::ZeroDuration();
   event::FileEvent io_;
   event::DeferredCall flush_;
+  event::Timer write_stall_timer_;
 };
 
 }  // namespace strait::h2

@@ -30,20 +30,24 @@ int SocketAddress::port() const {
   return -1;
 }
 
-std::string SocketAddress::ToString() const {
+std::string SocketAddress::IpString() const {
   char buf[INET6_ADDRSTRLEN] = {0};
   if (family() == AF_INET) {
     inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr,
               buf, sizeof buf);
-    return absl::StrCat(buf, ":", port());
-  }
-  if (family() == AF_INET6) {
+  } else if (family() == AF_INET6) {
     inet_ntop(AF_INET6,
               &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr, buf,
               sizeof buf);
-    return absl::StrCat("[", buf, "]:", port());
+  } else {
+    return "unknown";
   }
-  return "unknown";
+  return buf;
+}
+
+std::string SocketAddress::ToString() const {
+  if (family() == AF_INET6) return absl::StrCat("[", IpString(), "]:", port());
+  return absl::StrCat(IpString(), ":", port());
 }
 
 absl::StatusOr<SocketAddress> Resolve(const HostPort& host_port) {

@@ -19,6 +19,7 @@ struct SocketAddress {
   int family() const { return storage.ss_family; }
   int port() const;
   std::string ToString() const;  // "127.0.0.1:80", "[::1]:80"
+  std::string IpString() const;  // "127.0.0.1", "::1"
 };
 
 // Resolves host:port to one address (numeric hosts need no DNS; names go

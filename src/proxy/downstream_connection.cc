@@ -22,11 +22,14 @@ DownstreamConnection::DownstreamConnection(ProxyContext& context,
       entry_point_(entry_point.name),
       limits_(entry_point.http2),
       peer_(peer.ToString()),
+      peer_ip_(peer.IpString()),
       on_closed_(std::move(on_closed)),
       io_(context.dispatcher(), fd, /*connecting=*/false, nullptr,
           [this](absl::string_view reason) { OnClosed(reason); }),
       grace_timer_(context.dispatcher(),
-                   [this] { io_.Close("grace period over while draining"); }) {}
+                   [this] { io_.Close("grace period over while draining"); }) {
+  io_.set_write_stall_timeout(entry_point.write_stall_timeout);
+}
 
 DownstreamConnection::~DownstreamConnection() = default;
 
@@ -100,12 +103,29 @@ void DownstreamConnection::ConsumeConnection(size_t length) {
   io_.ScheduleFlush();
 }
 
+void DownstreamConnection::Terminate(absl::string_view why) {
+  if (terminated_) return;
+  terminated_ = true;
+  STRAIT_LOG(kWarn, "client ", peer_, ": ", why, ": GOAWAY(ENHANCE_YOUR_CALM)");
+  nghttp2_session_terminate_session(io_.session(), NGHTTP2_ENHANCE_YOUR_CALM);
+  io_.ScheduleFlush();
+}
+
 ProxyStream* DownstreamConnection::StreamFor(int32_t stream_id) const {
   return static_cast<ProxyStream*>(
       nghttp2_session_get_stream_user_data(io_.session(), stream_id));
 }
 
 // nghttp2 callbacks
+
+int DownstreamConnection::OnBeginFrame(nghttp2_session*, const nghttp2_frame_hd* hd,
+                                       void* user_data) {
+  DownstreamConnection* self = Self(user_data);
+  if (self->flood_guard_.OnFrame(*hd) == h2::FloodGuard::Verdict::kFlood) {
+    self->Terminate(absl::StrCat("too many frames of type ", hd->type));
+  }
+  return 0;
+}
 
 int DownstreamConnection::OnBeginHeaders(nghttp2_session* session,
                                          const nghttp2_frame* frame, void* user_data) {
@@ -126,10 +146,16 @@ int DownstreamConnection::OnHeader(nghttp2_session*, const nghttp2_frame* frame,
                                    void* user_data) {
   // Request trailers (rare in gRPC) carry nothing we forward.
   if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-  ProxyStream* stream = Self(user_data)->StreamFor(frame->hd.stream_id);
+  DownstreamConnection* self = Self(user_data);
+  ProxyStream* stream = self->StreamFor(frame->hd.stream_id);
   if (stream == nullptr) return 0;
-  stream->OnRequestHeader(absl::string_view(reinterpret_cast<const char*>(name), namelen),
-                          absl::string_view(reinterpret_cast<const char*>(value), valuelen));
+  bool fits = stream->OnRequestHeader(
+      absl::string_view(reinterpret_cast<const char*>(name), namelen),
+      absl::string_view(reinterpret_cast<const char*>(value), valuelen),
+      self->limits_.max_header_list_size);
+  if (!fits && self->flood_guard_.OnOversizedHeaders() == h2::FloodGuard::Verdict::kFlood) {
+    self->Terminate("too many oversized header lists");
+  }
   return 0;
 }
 
@@ -185,6 +211,8 @@ nghttp2_session_callbacks* DownstreamConnection::Callbacks() {
   static nghttp2_session_callbacks* callbacks = [] {
     nghttp2_session_callbacks* cb = nullptr;
     nghttp2_session_callbacks_new(&cb);
+    nghttp2_session_callbacks_set_on_begin_frame_callback(cb,
+                                                          &DownstreamConnection::OnBeginFrame);
     nghttp2_session_callbacks_set_on_begin_headers_callback(
         cb, &DownstreamConnection::OnBeginHeaders);
     nghttp2_session_callbacks_set_on_header_callback(cb, &DownstreamConnection::OnHeader);

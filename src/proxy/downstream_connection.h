@@ -11,6 +11,7 @@
 #include "common/header.h"
 #include "config/snapshot.h"
 #include "event/dispatcher.h"
+#include "h2/flood_guard.h"
 #include "h2/socket_session.h"
 #include "net/socket.h"
 #include "proxy/proxy_context.h"
@@ -37,6 +38,8 @@ class DownstreamConnection : public event::Deletable {
   // For ProxyStream.
   ProxyContext& context() { return context_; }
   const std::string& entry_point() const { return entry_point_; }
+  // The client's IP address ("127.0.0.1", "::1"), for x-forwarded-for.
+  const std::string& peer_ip() const { return peer_ip_; }
   int SubmitResponse(int32_t stream_id, const HeaderList& headers, bool end_stream);
   void SubmitTrailer(int32_t stream_id, const HeaderList& trailers);
   void ResumeData(int32_t stream_id);
@@ -49,8 +52,13 @@ class DownstreamConnection : public event::Deletable {
   void OnClosed(absl::string_view reason);
   ProxyStream* StreamFor(int32_t stream_id) const;
 
+  // Answers a flooding client with GOAWAY(ENHANCE_YOUR_CALM); the session
+  // closes once it is sent.
+  void Terminate(absl::string_view why);
+
   // nghttp2 callbacks
   static nghttp2_session_callbacks* Callbacks();
+  static int OnBeginFrame(nghttp2_session*, const nghttp2_frame_hd*, void*);
   static int OnBeginHeaders(nghttp2_session*, const nghttp2_frame*, void*);
   static int OnHeader(nghttp2_session*, const nghttp2_frame*, const uint8_t*,
                       size_t, const uint8_t*, size_t, uint8_t, void*);
@@ -64,13 +72,16 @@ class DownstreamConnection : public event::Deletable {
   ProxyContext& context_;
   const std::string entry_point_;
   const h2::Http2Limits limits_;
-  const std::string peer_;  // "ip:port" of the client, for logs
+  const std::string peer_;     // "ip:port" of the client, for logs
+  const std::string peer_ip_;  // the client's address without port
   ClosedCallback on_closed_;
   // Open streams; a stream's nghttp2 user data points into this map's values.
   absl::flat_hash_map<int32_t, std::unique_ptr<ProxyStream>> streams_;
   h2::SocketSession io_;
   event::Timer grace_timer_;
+  h2::FloodGuard flood_guard_;
   bool shutting_down_ = false;
+  bool terminated_ = false;  // GOAWAY(ENHANCE_YOUR_CALM) queued
 };
 
 }  // namespace strait::proxy

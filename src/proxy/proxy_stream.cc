@@ -4,12 +4,19 @@
 
 #include <algorithm>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "h2/headers.h"
 #include "proxy/downstream_connection.h"
 
 namespace strait::proxy {
+namespace {
+
+// Retries of attempts the backend never saw, beyond the retry policy.
+constexpr int kMaxTransparentRetries = 5;
+
+}  // namespace
 
 ProxyStream::ProxyStream(DownstreamConnection& downstream, int32_t stream_id,
                          std::shared_ptr<const config::Snapshot> snapshot)
@@ -19,16 +26,31 @@ ProxyStream::ProxyStream(DownstreamConnection& downstream, int32_t stream_id,
       started_(absl::Now()),
       deadline_timer_(downstream.context().dispatcher(),
                       [this] {
-                        FinishWithStatus(h2::GrpcStatus::kDeadlineExceeded,
-                                         "deadline exceeded (enforced by strait)");
+                        FinishWithStatus(
+                            h2::GrpcStatus::kDeadlineExceeded,
+                            absl::StrCat("deadline of ", absl::FormatDuration(*timeout_),
+                                         " exceeded (enforced by strait)"));
                       }),
-      response_header_timer_(downstream.context().dispatcher(), [this] {
-        FinishWithStatus(
-            h2::GrpcStatus::kUnavailable,
-            absl::StrCat(ServiceLabel(), ": no response headers from ",
-                         backend_ ? backend_->url : "backend", " within ",
-                         absl::FormatDuration(service_->transport.response_header_timeout)));
-      }) {}
+      response_header_timer_(downstream.context().dispatcher(),
+                             [this] {
+                               FailAttempt(
+                                   Failure::kRetryable, h2::GrpcStatus::kUnavailable,
+                                   absl::StrCat(ServiceLabel(), ": no response headers from ",
+                                                backend_->url, " within ",
+                                                absl::FormatDuration(
+                                                    service_->transport.response_header_timeout)));
+                             }),
+      per_try_timer_(downstream.context().dispatcher(),
+                     [this] {
+                       // A slow attempt is retried whatever retryOn says; that is
+                       // what perTryTimeout is for.
+                       FailAttempt(Failure::kPerTryTimeout, h2::GrpcStatus::kDeadlineExceeded,
+                                   absl::StrCat(ServiceLabel(), ": attempt on ", backend_->url,
+                                                " exceeded perTryTimeout ",
+                                                absl::FormatDuration(
+                                                    service_->retry.per_try_timeout)));
+                     }),
+      retry_backoff_timer_(downstream.context().dispatcher(), [this] { StartAttempt(); }) {}
 
 ProxyStream::~ProxyStream() {
   // Normally OnDownstreamClose ran first; this covers teardown paths too.
@@ -37,30 +59,43 @@ ProxyStream::~ProxyStream() {
 
 // --- Downstream side ---------------------------------------------------------
 
-void ProxyStream::OnRequestHeader(absl::string_view name, absl::string_view value) {
+bool ProxyStream::OnRequestHeader(absl::string_view name, absl::string_view value,
+                                  size_t limit) {
+  request_header_bytes_ += name.size() + value.size() + 32;
+  if (request_header_bytes_ > limit) {
+    oversized_headers_ = true;
+    return false;
+  }
   request_headers_.push_back(Header{std::string(name), std::string(value)});
+  return true;
 }
 
 void ProxyStream::OnRequestHeadersDone(bool end_stream) {
   request_complete_ = end_stream;
-  Start(end_stream);
+  Start();
 }
 
-void ProxyStream::Start(bool end_stream) {
+void ProxyStream::Start() {
+  if (oversized_headers_) {
+    FinishWithStatus(h2::GrpcStatus::kResourceExhausted,
+                     absl::StrCat("request header list of at least ", request_header_bytes_,
+                                  " bytes exceeds the entry point's maxHeaderListSize"));
+    return;
+  }
+  static const std::string kEmpty;
   const std::string* path = FindHeader(request_headers_, ":path");
   const std::string* authority = FindHeader(request_headers_, ":authority");
   if (authority == nullptr) authority = FindHeader(request_headers_, "host");
-  static const std::string kEmpty;
-  absl::string_view path_view = path ? *path : kEmpty;
+  const std::string& path_ref = path ? *path : kEmpty;
 
   const config::EntryPointEntry* ep = snapshot_->entry_point(downstream_.entry_point());
   const router::Route* route =
       ep == nullptr ? nullptr
                     : ep->routes.Match(router::RequestView{
-                          path_view, authority ? *authority : kEmpty, &request_headers_});
+                          path_ref, authority ? *authority : kEmpty, &request_headers_});
   if (route == nullptr) {
     FinishWithStatus(h2::GrpcStatus::kUnimplemented,
-                     absl::StrCat("no route for ", path_view, " on entry point ",
+                     absl::StrCat("no route for ", path_ref, " on entry point ",
                                   downstream_.entry_point()));
     return;
   }
@@ -72,53 +107,74 @@ void ProxyStream::Start(bool end_stream) {
   }
 
   if (const std::string* timeout = FindHeader(request_headers_, "grpc-timeout")) {
-    client_timeout_ = h2::ParseGrpcTimeout(*timeout);
-    if (client_timeout_) deadline_timer_.Arm(*client_timeout_);
+    timeout_ = h2::ParseGrpcTimeout(*timeout);
   }
+  absl::Duration router_timeout = snapshot_->router_timeout(route->router_name);
+  if (router_timeout > absl::ZeroDuration() && (!timeout_ || router_timeout < *timeout_)) {
+    timeout_ = router_timeout;
+  }
+  if (timeout_) deadline_timer_.Arm(*timeout_);
+  StartAttempt();
+}
 
+void ProxyStream::StartAttempt() {
+  ++attempts_;
   ProxyContext& context = downstream_.context();
+  // Prefer a server this RPC has not tried yet.
   backend_ = &context.Pick(*service_);
-  HeaderList headers = UpstreamRequestHeaders(*service_, *backend_);
-  upstream::ConnPool& pool = context.pools().Get(service_->transport, *backend_);
-  absl::StatusOr<upstream::OpenedStream> opened =
-      pool.Open(this, headers, end_stream && to_upstream_.empty());
-  if (!opened.ok()) {
-    FinishWithStatus(h2::GrpcStatus::kUnavailable,
-                     absl::StrCat(ServiceLabel(), ": ", opened.status().message()));
-    return;
+  for (size_t i = 1; i < service_->backends.size() &&
+                     std::find(tried_.begin(), tried_.end(), backend_) != tried_.end();
+       ++i) {
+    backend_ = &context.Pick(*service_);
   }
-  upstream_ = opened->connection;
-  upstream_id_ = opened->stream_id;
-  if (service_->transport.response_header_timeout > absl::ZeroDuration()) {
-    response_header_timer_.Arm(service_->transport.response_header_timeout);
+  tried_.push_back(backend_);
+  upstream::ConnPool& pool = context.pools().Get(service_->transport, *backend_);
+  waiting_in_ = &pool;
+  // May call OnUpstreamOpened or OnUpstreamFailure before it returns.
+  absl::Status status = pool.Open(this);
+  if (!status.ok()) {
+    waiting_in_ = nullptr;
+    FailAttempt(Failure::kFinal, h2::GrpcStatus::kResourceExhausted,
+                absl::StrCat(ServiceLabel(), ": ", status.message()));
   }
 }
 
-HeaderList ProxyStream::UpstreamRequestHeaders(const config::ServiceEntry& service,
-                                               const upstream::Backend& backend) const {
+HeaderList ProxyStream::RequestHeaders(bool* end_stream) {
+  *end_stream = request_complete_ && to_upstream_.empty();
   HeaderList out;
-  out.reserve(request_headers_.size() + 1);
+  out.reserve(request_headers_.size() + 3);
   const std::string* method = FindHeader(request_headers_, ":method");
   const std::string* path = FindHeader(request_headers_, ":path");
   const std::string* authority = FindHeader(request_headers_, ":authority");
   if (authority == nullptr) authority = FindHeader(request_headers_, "host");
   out.push_back({":method", method ? *method : "POST"});
   out.push_back({":scheme", "http"});
-  out.push_back({":authority", service.pass_host_header && authority
+  out.push_back({":authority", service_->pass_host_header && authority
                                    ? *authority
-                                   : backend.authority});
+                                   : backend_->authority});
   out.push_back({":path", path ? *path : "/"});
+  const std::string* forwarded_for = nullptr;
   for (const Header& h : request_headers_) {
     if (h.name.empty() || h.name[0] == ':' || h.name == "host") continue;
     if (h2::IsConnectionSpecific(h.name, h.value)) continue;
-    if (h.name == "grpc-timeout" && client_timeout_) {
-      // Forward what is left of the client's budget.
-      out.push_back({"grpc-timeout",
-                     h2::FormatGrpcTimeout(*client_timeout_ - (absl::Now() - started_))});
+    // Replaced below: the budget left, the chain with this client appended,
+    // and the protocol strait itself was spoken to with.
+    if (h.name == "grpc-timeout" && timeout_) continue;
+    if (h.name == "x-forwarded-for") {
+      forwarded_for = &h.value;
       continue;
     }
+    if (h.name == "x-forwarded-proto") continue;
     out.push_back(h);
   }
+  if (timeout_) {
+    out.push_back({"grpc-timeout",
+                   h2::FormatGrpcTimeout(*timeout_ - (absl::Now() - started_))});
+  }
+  out.push_back({"x-forwarded-for",
+                 forwarded_for ? absl::StrCat(*forwarded_for, ", ", downstream_.peer_ip())
+                               : downstream_.peer_ip()});
+  out.push_back({"x-forwarded-proto", "http"});
   return out;
 }
 
@@ -138,17 +194,18 @@ void ProxyStream::OnRequestEnd() {
 
 void ProxyStream::OnDownstreamClose(uint32_t error_code) {
   deadline_timer_.Disarm();
-  response_header_timer_.Disarm();
+  retry_backoff_timer_.Disarm();
+  DisarmAttemptTimers();
   // Bytes still queued were never credited: give the connection window back.
-  downstream_.ConsumeConnection(to_upstream_.size());
+  downstream_.ConsumeConnection(to_upstream_.size() - precredited_);
   to_upstream_.Clear();
+  replay_.Clear();
   discarding_request_ = true;
   DetachUpstream(NGHTTP2_CANCEL);
   response_state_ = ResponseState::kFinished;
 }
 
-ssize_t ProxyStream::ReadResponseBody(uint8_t* buf, size_t length,
-                                      uint32_t* data_flags) {
+ssize_t ProxyStream::ReadResponseBody(uint8_t* buf, size_t length, uint32_t* data_flags) {
   size_t n = to_downstream_.Read(buf, length);
   CreditUpstream(n);
   if (to_downstream_.empty() && response_complete_) {
@@ -166,11 +223,34 @@ ssize_t ProxyStream::ReadResponseBody(uint8_t* buf, size_t length,
 
 // --- Upstream side -----------------------------------------------------------
 
-ssize_t ProxyStream::ReadRequestBody(uint8_t* buf, size_t length,
-                                     uint32_t* data_flags) {
+void ProxyStream::OnUpstreamOpened(upstream::UpstreamConnection* connection,
+                                   int32_t stream_id) {
+  waiting_in_ = nullptr;
+  upstream_ = connection;
+  upstream_id_ = stream_id;
+  if (service_->transport.response_header_timeout > absl::ZeroDuration()) {
+    response_header_timer_.Arm(service_->transport.response_header_timeout);
+  }
+  if (service_->retry.per_try_timeout > absl::ZeroDuration()) {
+    per_try_timer_.Arm(service_->retry.per_try_timeout);
+  }
+}
+
+ssize_t ProxyStream::ReadRequestBody(uint8_t* buf, size_t length, uint32_t* data_flags) {
   size_t n = to_upstream_.Read(buf, length);
-  // The upstream session has taken these bytes: now the client may send more.
-  downstream_.Consume(stream_id_, n);
+  // The upstream session has taken these bytes: now the client may send
+  // more (except for replayed bytes, credited the first time round).
+  size_t replayed = std::min(n, precredited_);
+  precredited_ -= replayed;
+  downstream_.Consume(stream_id_, n - replayed);
+  if (replayable_ && n > 0) {
+    if (replay_.size() + n <= service_->retry.buffer_bytes) {
+      replay_.Append(buf, n);
+    } else {
+      replayable_ = false;
+      replay_.Clear();
+    }
+  }
   if (to_upstream_.empty() && request_complete_) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF;
     return static_cast<ssize_t>(n);
@@ -179,8 +259,8 @@ ssize_t ProxyStream::ReadRequestBody(uint8_t* buf, size_t length,
   return static_cast<ssize_t>(n);
 }
 
-void ProxyStream::OnResponseHeader(upstream::HeaderBlock block,
-                                   absl::string_view name, absl::string_view value) {
+void ProxyStream::OnResponseHeader(upstream::HeaderBlock block, absl::string_view name,
+                                   absl::string_view value) {
   if (response_state_ == ResponseState::kFinished) return;
   if (h2::IsConnectionSpecific(name, value)) return;
   HeaderList& list =
@@ -189,15 +269,29 @@ void ProxyStream::OnResponseHeader(upstream::HeaderBlock block,
 }
 
 void ProxyStream::OnResponseHeadersDone(upstream::HeaderBlock block, bool end_stream) {
-  if (block == upstream::HeaderBlock::kResponse) {
-    response_header_timer_.Disarm();
-    if (response_state_ != ResponseState::kNotStarted) return;
-    if (end_stream) response_complete_ = true;
-    SubmitResponseHeaders(end_stream);
+  if (block == upstream::HeaderBlock::kTrailers) {
+    response_complete_ = true;
+    ResumeDownstream();
     return;
   }
-  response_complete_ = true;
-  ResumeDownstream();
+  response_header_timer_.Disarm();
+  if (response_state_ != ResponseState::kNotStarted) return;
+  if (end_stream) {
+    // Trailers-only: a failure the policy may retry, since nothing reached
+    // the client yet.
+    int code = -1;
+    const std::string* status = FindHeader(response_headers_, "grpc-status");
+    if (status != nullptr && absl::SimpleAtoi(*status, &code) && code > 0 && code <= 16 &&
+        CanRetry(Failure::kRetryable, static_cast<h2::GrpcStatus>(code))) {
+      const std::string* message = FindHeader(response_headers_, "grpc-message");
+      FailAttempt(Failure::kRetryable, static_cast<h2::GrpcStatus>(code),
+                  message ? h2::PercentDecodeGrpcMessage(*message) : "");
+      return;
+    }
+  }
+  Commit();
+  response_complete_ = end_stream;
+  SubmitResponseHeaders(end_stream);
 }
 
 void ProxyStream::SubmitResponseHeaders(bool end_stream) {
@@ -227,36 +321,100 @@ void ProxyStream::OnResponseEnd() {
 void ProxyStream::OnUpstreamClose(uint32_t error_code) {
   upstream::UpstreamConnection* connection = upstream_;
   upstream_ = nullptr;
-  response_header_timer_.Disarm();
   // The stream is gone: what it still holds in our queue is credited to the
   // connection now, so other streams are not starved of window.
   connection->ConsumeConnection(uncredited_response_);
   uncredited_response_ = 0;
-  if (!response_complete_) {
-    h2::GrpcStatus status = h2::StatusForRstCode(error_code);
-    FinishWithStatus(status, absl::StrCat(ServiceLabel(), ": backend ", backend_->url,
-                                          " reset the stream (",
-                                          nghttp2_http2_strerror(error_code), ")"));
+  if (response_complete_) {
+    DiscardRequestBody();
+    return;
   }
-  DiscardRequestBody();
+  std::string message = absl::StrCat(ServiceLabel(), ": backend ", backend_->url,
+                                     " reset the stream (",
+                                     nghttp2_http2_strerror(error_code), ")");
+  if (response_state_ != ResponseState::kNotStarted) {
+    FinishWithStatus(h2::StatusForRstCode(error_code), message);
+  } else if (error_code == NGHTTP2_REFUSED_STREAM) {
+    // Refused (or above a GOAWAY's last stream id): never processed.
+    FailAttempt(Failure::kNeverSent, h2::GrpcStatus::kUnavailable, message);
+  } else {
+    FailAttempt(Failure::kRetryable, h2::StatusForRstCode(error_code), message);
+  }
 }
 
 void ProxyStream::OnUpstreamFailure(const absl::Status& reason, bool never_sent) {
   upstream_ = nullptr;
+  waiting_in_ = nullptr;
   uncredited_response_ = 0;  // that connection is gone, and its window with it
-  response_header_timer_.Disarm();
-  if (!response_complete_) {
-    FinishWithStatus(h2::GrpcStatus::kUnavailable,
-                     absl::StrCat(ServiceLabel(), ": ", reason.message()));
+  if (response_complete_) {
+    DiscardRequestBody();
+    return;
   }
-  DiscardRequestBody();
+  std::string message = absl::StrCat(ServiceLabel(), ": ", reason.message());
+  if (response_state_ != ResponseState::kNotStarted) {
+    FinishWithStatus(h2::GrpcStatus::kUnavailable, message);
+    return;
+  }
+  FailAttempt(never_sent ? Failure::kNeverSent : Failure::kRetryable,
+              h2::GrpcStatus::kUnavailable, message);
+}
+
+// --- Attempts ----------------------------------------------------------------
+
+bool ProxyStream::CanRetry(Failure failure, h2::GrpcStatus status) const {
+  if (failure == Failure::kFinal || response_state_ != ResponseState::kNotStarted ||
+      discarding_request_ || !replayable_) {
+    return false;
+  }
+  if (failure == Failure::kNeverSent) return transparent_retries_ < kMaxTransparentRetries;
+  int policy_attempts = attempts_ - transparent_retries_;
+  if (policy_attempts >= static_cast<int>(service_->retry.max_attempts)) return false;
+  return failure == Failure::kPerTryTimeout || service_->retry.RetriesOn(status);
+}
+
+void ProxyStream::FailAttempt(Failure failure, h2::GrpcStatus status,
+                              absl::string_view message) {
+  bool retry = CanRetry(failure, status);
+  DisarmAttemptTimers();
+  DetachUpstream(NGHTTP2_CANCEL);
+  if (!retry) {
+    FinishWithStatus(status, message);
+    return;
+  }
+  STRAIT_LOG(kDebug, "stream ", stream_id_, ": retrying after: ", message);
+  // Rewind: what the failed attempt took goes out again first.
+  precredited_ += replay_.size();
+  to_upstream_.Prepend(std::move(replay_));
+  response_headers_.clear();
+  trailers_.clear();
+  if (failure == Failure::kNeverSent) {
+    ++transparent_retries_;
+    StartAttempt();
+  } else {
+    int policy_retries = attempts_ - transparent_retries_;
+    retry_backoff_timer_.Arm(
+        std::min(absl::Milliseconds(25) * (1 << std::min(policy_retries - 1, 4)),
+                 absl::Milliseconds(250)));
+  }
+}
+
+void ProxyStream::Commit() {
+  replayable_ = false;
+  replay_.Clear();
+  per_try_timer_.Disarm();
+}
+
+void ProxyStream::DisarmAttemptTimers() {
+  response_header_timer_.Disarm();
+  per_try_timer_.Disarm();
 }
 
 // --- Shared ------------------------------------------------------------------
 
 void ProxyStream::FinishWithStatus(h2::GrpcStatus status, absl::string_view message) {
   deadline_timer_.Disarm();
-  response_header_timer_.Disarm();
+  retry_backoff_timer_.Disarm();
+  DisarmAttemptTimers();
   if (status != h2::GrpcStatus::kOk) {
     STRAIT_LOG(kDebug, "stream ", stream_id_, ": ", h2::GrpcStatusName(status), ": ",
                message);
@@ -290,16 +448,24 @@ void ProxyStream::FinishWithStatus(h2::GrpcStatus status, absl::string_view mess
 void ProxyStream::DiscardRequestBody() {
   if (discarding_request_) return;
   discarding_request_ = true;
-  downstream_.Consume(stream_id_, to_upstream_.size());
+  downstream_.Consume(stream_id_, to_upstream_.size() - precredited_);
+  precredited_ = 0;
   to_upstream_.Clear();
+  replay_.Clear();
+  replayable_ = false;
 }
 
 void ProxyStream::DetachUpstream(uint32_t error_code) {
+  if (waiting_in_ != nullptr) {
+    waiting_in_->Cancel(this);
+    waiting_in_ = nullptr;
+  }
   if (upstream_ == nullptr) return;
-  upstream_->ConsumeConnection(uncredited_response_);
-  uncredited_response_ = 0;
-  upstream_->Detach(upstream_id_, error_code);
+  upstream::UpstreamConnection* connection = upstream_;
   upstream_ = nullptr;
+  connection->ConsumeConnection(uncredited_response_);
+  uncredited_response_ = 0;
+  connection->Detach(upstream_id_, error_code);
 }
 
 void ProxyStream::ResumeDownstream() {

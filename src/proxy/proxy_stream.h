@@ -5,14 +5,18 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/byte_queue.h"
 #include "common/header.h"
 #include "config/snapshot.h"
 #include "event/dispatcher.h"
 #include "h2/grpc.h"
+#include "upstream/conn_pool.h"
 #include "upstream/stream_handler.h"
 #include "upstream/upstream_connection.h"
 
@@ -23,14 +27,19 @@ class DownstreamConnection;
 // Both halves of one proxied RPC: the client's stream on a
 // DownstreamConnection and the backend's stream on an UpstreamConnection,
 // with the two byte queues between them. Owned by its DownstreamConnection
-// (and freed, deferred, when the client's stream closes); holds a
-// non-owning link to its upstream connection that is cleared the moment the
-// upstream stream or connection ends. Loop-thread-only.
+// (freed, deferred, when the client's stream closes); holds non-owning links
+// to its upstream connection (or the pool it waits in) that are cleared the
+// moment that side lets go. Loop-thread-only.
 //
 // Flow control is end to end: bytes received on one side are credited back
 // to their sender (nghttp2_session_consume) only once the other side's
 // session has taken them for sending, so each queue holds at most one
 // stream window.
+//
+// Until response headers arrive an attempt may be replaced by another on
+// another server: transparently when the backend never saw the request, and
+// as the service's retry policy allows otherwise. For that the request
+// bytes already sent are kept (up to the policy's bufferBytes).
 class ProxyStream : public upstream::StreamHandler, public event::Deletable {
  public:
   ProxyStream(DownstreamConnection& downstream, int32_t stream_id,
@@ -40,7 +49,9 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   ProxyStream& operator=(const ProxyStream&) = delete;
 
   // Downstream events, from the DownstreamConnection's nghttp2 callbacks.
-  void OnRequestHeader(absl::string_view name, absl::string_view value);
+  // Returns false once the header list outgrows `limit` bytes (RFC 9113
+  // counting); the request is then answered with RESOURCE_EXHAUSTED.
+  bool OnRequestHeader(absl::string_view name, absl::string_view value, size_t limit);
   void OnRequestHeadersDone(bool end_stream);
   void OnRequestData(const uint8_t* data, size_t length);
   void OnRequestEnd();
@@ -50,6 +61,9 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   ssize_t ReadResponseBody(uint8_t* buf, size_t length, uint32_t* data_flags);
 
   // upstream::StreamHandler
+  HeaderList RequestHeaders(bool* end_stream) override;
+  void OnUpstreamOpened(upstream::UpstreamConnection* connection,
+                        int32_t stream_id) override;
   ssize_t ReadRequestBody(uint8_t* buf, size_t length, uint32_t* data_flags) override;
   void OnResponseHeader(upstream::HeaderBlock block, absl::string_view name,
                         absl::string_view value) override;
@@ -66,11 +80,21 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
     kStreaming,   // HEADERS sent; DATA and trailers may follow
     kFinished,    // END_STREAM submitted (trailers, trailers-only or EOF)
   };
+  // Why an attempt failed, for the retry decision.
+  enum class Failure {
+    kNeverSent,   // the backend cannot have seen it: retry transparently
+    kRetryable,   // retry if the policy lists `status` and attempts remain
+    kPerTryTimeout,  // the attempt outlived perTryTimeout: retry if attempts remain
+    kFinal,       // never retry
+  };
 
-  // Routes the request and opens the upstream stream.
-  void Start(bool end_stream);
-  HeaderList UpstreamRequestHeaders(const config::ServiceEntry& service,
-                                    const upstream::Backend& backend) const;
+  // Routes the request, then starts the first attempt.
+  void Start();
+  // Picks a server (preferring untried ones) and opens a stream to it.
+  void StartAttempt();
+  // Ends the current attempt; tries again if allowed, else ends the RPC.
+  void FailAttempt(Failure failure, h2::GrpcStatus status, absl::string_view message);
+  bool CanRetry(Failure failure, h2::GrpcStatus status) const;
   // Ends the client's RPC with a status made by strait (trailers-only if
   // nothing was sent yet, else trailers after the queued data) and cancels
   // the upstream stream.
@@ -79,10 +103,15 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   // Stops forwarding request bytes: drops (and credits back) what is queued
   // and credits whatever still arrives.
   void DiscardRequestBody();
+  // Lets go of the upstream stream (reset with `error_code` if open) or of
+  // the pool queue.
   void DetachUpstream(uint32_t error_code);
   void ResumeDownstream();
   // Credits the upstream connection for bytes that left to_downstream_.
   void CreditUpstream(size_t length);
+  // The response has started: no more attempts, no more replay bytes.
+  void Commit();
+  void DisarmAttemptTimers();
   std::string ServiceLabel() const;
 
   DownstreamConnection& downstream_;
@@ -90,16 +119,26 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   // The configuration this RPC started under.
   std::shared_ptr<const config::Snapshot> snapshot_;
   const config::ServiceEntry* service_ = nullptr;  // in snapshot_
-  const upstream::Backend* backend_ = nullptr;     // in snapshot_
+  const upstream::Backend* backend_ = nullptr;     // in snapshot_, this attempt's
   absl::Time started_;
-  std::optional<absl::Duration> client_timeout_;
+  std::optional<absl::Duration> timeout_;  // min(grpc-timeout, router timeout)
 
   HeaderList request_headers_;
-  ByteQueue to_upstream_;         // request bytes not yet taken by upstream
+  size_t request_header_bytes_ = 0;
+  bool oversized_headers_ = false;
+  ByteQueue to_upstream_;          // request bytes the current attempt has not taken
+  size_t precredited_ = 0;         // leading bytes of to_upstream_ already credited
+  ByteQueue replay_;               // bytes the current attempt took, for a retry
+  bool replayable_ = true;         // replay_ holds everything sent so far
   bool request_complete_ = false;  // the client sent END_STREAM
   bool discarding_request_ = false;
 
-  // Null once the upstream stream or connection is gone.
+  int attempts_ = 0;             // attempts started
+  int transparent_retries_ = 0;  // of them, retries of never-sent attempts
+  std::vector<const upstream::Backend*> tried_;
+  // Set while this RPC waits in a pool's queue for a stream.
+  upstream::ConnPool* waiting_in_ = nullptr;
+  // Set while an upstream stream is open.
   upstream::UpstreamConnection* upstream_ = nullptr;
   int32_t upstream_id_ = -1;
 
@@ -110,8 +149,10 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   bool response_complete_ = false;   // nothing more comes from upstream
   ResponseState response_state_ = ResponseState::kNotStarted;
 
-  event::Timer deadline_timer_;         // the client's grpc-timeout
+  event::Timer deadline_timer_;         // the RPC's deadline
   event::Timer response_header_timer_;  // forwardingTimeouts.responseHeaderTimeout
+  event::Timer per_try_timer_;          // retry.perTryTimeout
+  event::Timer retry_backoff_timer_;    // delay before a policy retry
 };
 
 }  // namespace strait::proxy

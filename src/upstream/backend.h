@@ -24,6 +24,11 @@ struct TransportSettings {
   absl::Duration dial_timeout = absl::Seconds(30);
   absl::Duration response_header_timeout = absl::ZeroDuration();  // 0: none
   absl::Duration idle_conn_timeout = absl::Seconds(90);
+  absl::Duration read_idle_timeout = absl::ZeroDuration();  // 0: no PINGs
+  absl::Duration ping_timeout = absl::Seconds(15);
+  absl::Duration pending_timeout = absl::Seconds(10);
+  uint32_t max_conns_per_server = 16;
+  uint32_t max_pending_requests = 1024;
   h2::Http2Limits http2;
 
   // Identifies these settings: connections are shared only between

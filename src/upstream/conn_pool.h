@@ -1,47 +1,69 @@
 #ifndef STRAIT_UPSTREAM_CONN_POOL_H_
 #define STRAIT_UPSTREAM_CONN_POOL_H_
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/status/statusor.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "upstream/upstream_connection.h"
 
 namespace strait::upstream {
 
-// Where a new upstream stream went.
-struct OpenedStream {
-  UpstreamConnection* connection;  // valid until the handler is told it closed
-  int32_t stream_id;
-};
-
-// The connections of one worker to one backend over one transport. Streams
-// share connections (HTTP/2 multiplexing); a new connection is opened only
-// when none takes more streams. Owned by the worker's PoolSet;
+// The connections of one worker to one backend over one transport. RPCs
+// share connections (HTTP/2 multiplexing); another connection is opened only
+// when every open one is at the server's SETTINGS_MAX_CONCURRENT_STREAMS, up
+// to maxConnsPerServer. RPCs that find no room wait in a bounded queue, each
+// for at most pendingTimeout. Owned by the worker's PoolSet;
 // loop-thread-only.
-class ConnPool {
+class ConnPool : public UpstreamConnection::Owner {
  public:
   ConnPool(event::Dispatcher& dispatcher, const Backend& backend,
            const TransportSettings& transport);
-  ~ConnPool();
+  ~ConnPool() override;
   ConnPool(const ConnPool&) = delete;
   ConnPool& operator=(const ConnPool&) = delete;
 
-  // Opens a stream for `handler` on a connection with room, connecting anew
-  // if needed. Fails only if no connection can even be started.
-  absl::StatusOr<OpenedStream> Open(StreamHandler* handler,
-                                    const HeaderList& headers, bool end_stream);
+  // Opens a stream for `handler` now (handler->OnUpstreamOpened runs before
+  // this returns) or queues it (it runs later, or OnUpstreamFailure with
+  // never_sent). An error means the queue is full: nothing was queued.
+  absl::Status Open(StreamHandler* handler);
+  // Forgets a queued handler (it is going away or gave up).
+  void Cancel(StreamHandler* handler);
+
   size_t connection_count() const { return connections_.size(); }
+  size_t pending_count() const { return pending_.size(); }
+
+  // UpstreamConnection::Owner
+  void OnConnectionCapacity(UpstreamConnection* connection) override;
+  void OnConnectionClosed(UpstreamConnection* connection,
+                          const absl::Status& reason) override;
 
  private:
-  void OnConnectionClosed(UpstreamConnection* connection);
+  struct Pending {
+    StreamHandler* handler;
+    absl::Time deadline;
+  };
+
+  // Moves queued RPCs onto connections with room, connecting more if needed.
+  void Dispatch();
+  // Streams one connection is assumed to take before its SETTINGS arrive
+  // (RFC 9113 recommends servers allow at least 100).
+  static constexpr size_t kAssumedStreamsPerConnection = 100;
+  void FailPending(const absl::Status& reason);
+  void OnPendingTimer();
+  void ArmPendingTimer();
 
   event::Dispatcher& dispatcher_;
   const Backend backend_;
   const TransportSettings transport_;
   std::vector<std::unique_ptr<UpstreamConnection>> connections_;
+  std::deque<Pending> pending_;
+  event::Timer pending_timer_;
+  bool dispatching_ = false;  // Dispatch() is on the stack
 };
 
 // Every ConnPool of one worker, keyed by (transport, backend address).

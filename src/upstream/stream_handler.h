@@ -7,8 +7,11 @@
 #include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
+#include "common/header.h"
 
 namespace strait::upstream {
+
+class UpstreamConnection;
 
 // Kinds of header block a backend sends on one stream.
 enum class HeaderBlock {
@@ -23,6 +26,14 @@ enum class HeaderBlock {
 class StreamHandler {
  public:
   virtual ~StreamHandler() = default;
+
+  // The request headers to open the upstream stream with, built at the
+  // moment it is opened (so grpc-timeout counts the time spent waiting);
+  // `end_stream` is set when there is no body to send.
+  virtual HeaderList RequestHeaders(bool* end_stream) = 0;
+  // The stream is open on `connection` (possibly before ConnPool::Open
+  // returned, possibly later from the pool's queue).
+  virtual void OnUpstreamOpened(UpstreamConnection* connection, int32_t stream_id) = 0;
 
   // nghttp2 data source for the request body: copy up to `length` bytes into
   // `buf`; set NGHTTP2_DATA_FLAG_EOF in `data_flags` at the end; return

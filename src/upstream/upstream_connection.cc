@@ -17,48 +17,61 @@ UpstreamConnection* Self(void* user_data) {
 }  // namespace
 
 std::string TransportSettings::Key() const {
-  return absl::StrCat(name, "|", absl::FormatDuration(dial_timeout), "|",
-                      absl::FormatDuration(response_header_timeout), "|",
-                      absl::FormatDuration(idle_conn_timeout), "|",
-                      http2.max_concurrent_streams, "|",
-                      http2.initial_stream_window_size, "|",
-                      http2.initial_connection_window_size, "|",
-                      http2.max_frame_size, "|", http2.max_header_list_size);
+  return absl::StrCat(
+      name, "|", absl::FormatDuration(dial_timeout), "|",
+      absl::FormatDuration(response_header_timeout), "|",
+      absl::FormatDuration(idle_conn_timeout), "|", absl::FormatDuration(read_idle_timeout),
+      "|", absl::FormatDuration(ping_timeout), "|", absl::FormatDuration(pending_timeout),
+      "|", max_conns_per_server, "|", max_pending_requests, "|",
+      http2.max_concurrent_streams, "|", http2.initial_stream_window_size, "|",
+      http2.initial_connection_window_size, "|", http2.max_frame_size, "|",
+      http2.max_header_list_size);
 }
 
 absl::StatusOr<std::unique_ptr<UpstreamConnection>> UpstreamConnection::Connect(
     event::Dispatcher& dispatcher, const Backend& backend,
-    const TransportSettings& transport, ClosedCallback on_closed) {
+    const TransportSettings& transport, Owner& owner) {
   absl::StatusOr<int> fd = net::ConnectNonBlocking(backend.address);
   if (!fd.ok()) return fd.status();
-  std::unique_ptr<UpstreamConnection> conn(new UpstreamConnection(
-      dispatcher, *fd, backend, transport, std::move(on_closed)));
+  std::unique_ptr<UpstreamConnection> conn(
+      new UpstreamConnection(dispatcher, *fd, backend, transport, owner));
   conn->Init();
   return conn;
 }
 
 UpstreamConnection::UpstreamConnection(event::Dispatcher& dispatcher, int fd,
                                        const Backend& backend,
-                                       const TransportSettings& transport,
-                                       ClosedCallback on_closed)
-    : dispatcher_(dispatcher),
-      backend_(backend),
+                                       const TransportSettings& transport, Owner& owner)
+    : backend_(backend),
       transport_(transport),
-      on_closed_(std::move(on_closed)),
+      owner_(owner),
       io_(std::make_unique<h2::SocketSession>(
           dispatcher, fd, /*connecting=*/true, [this] { OnConnected(); },
           [this](absl::string_view reason) { OnClosed(reason); })),
       dial_timer_(dispatcher,
                   [this] {
-                    io_->Close(absl::StrCat("dial timeout after ",
+                    io_->Close(absl::StrCat("no connection within ",
                                             absl::FormatDuration(transport_.dial_timeout)));
                   }),
-      idle_timer_(dispatcher, [this] {
-        // Say goodbye politely; the session closes once GOAWAY is out.
-        nghttp2_session_terminate_session(io_->session(), NGHTTP2_NO_ERROR);
-        goaway_received_ = true;  // take no new streams either way
-        io_->Flush();
-      }) {}
+      idle_timer_(dispatcher,
+                  [this] {
+                    // Say goodbye politely; the session closes once GOAWAY is out.
+                    goaway_ = true;
+                    nghttp2_session_terminate_session(io_->session(), NGHTTP2_NO_ERROR);
+                    io_->Flush();
+                  }),
+      read_idle_timer_(dispatcher,
+                       [this] {
+                         nghttp2_submit_ping(io_->session(), NGHTTP2_FLAG_NONE, nullptr);
+                         ping_timer_.Arm(transport_.ping_timeout);
+                         io_->ScheduleFlush();
+                       }),
+      ping_timer_(dispatcher, [this] {
+        io_->Close(absl::StrCat("no PING answer within ",
+                                absl::FormatDuration(transport_.ping_timeout)));
+      }) {
+  io_->set_on_read([this] { OnRead(); });
+}
 
 UpstreamConnection::~UpstreamConnection() = default;
 
@@ -78,19 +91,27 @@ void UpstreamConnection::OnConnected() {
   connected_ = true;
   dial_timer_.Disarm();
   STRAIT_LOG(kDebug, "connected to ", backend_.url);
-  UpdateIdleTimer();
+  OnRead();  // starts the keepalive clock
+}
+
+void UpstreamConnection::OnRead() {
+  ping_timer_.Disarm();  // any frame shows the server is alive
+  if (transport_.read_idle_timeout > absl::ZeroDuration()) {
+    read_idle_timer_.Arm(transport_.read_idle_timeout);
+  }
 }
 
 void UpstreamConnection::OnClosed(absl::string_view reason) {
   dial_timer_.Disarm();
   idle_timer_.Disarm();
+  read_idle_timer_.Disarm();
+  ping_timer_.Disarm();
   if (!streams_.empty()) {
-    STRAIT_LOG(kWarn, "connection to ", backend_.url, " lost with ",
-               streams_.size(), " streams open: ", reason);
+    STRAIT_LOG(kWarn, "connection to ", backend_.url, " lost with ", streams_.size(),
+               " streams open: ", reason);
   }
-  absl::Status status = absl::UnavailableError(
-      absl::StrCat(connected_ ? "connection to " : "cannot connect to ",
-                   backend_.url, ": ", reason));
+  absl::Status status = absl::UnavailableError(absl::StrCat(
+      connected_ ? "connection to " : "cannot connect to ", backend_.url, ": ", reason));
   // Handlers may detach others while we notify; work on a copy.
   auto streams = std::move(streams_);
   streams_.clear();
@@ -98,11 +119,11 @@ void UpstreamConnection::OnClosed(absl::string_view reason) {
     nghttp2_session_set_stream_user_data(io_->session(), id, nullptr);
     handler->OnUpstreamFailure(status, /*never_sent=*/!connected_);
   }
-  if (on_closed_) on_closed_(this);
+  owner_.OnConnectionClosed(this, status);
 }
 
 bool UpstreamConnection::accepting() const {
-  if (io_->closed() || goaway_received_) return false;
+  if (!ready_ || goaway_ || io_->closed()) return false;
   nghttp2_session* s = io_->session();
   if (nghttp2_session_get_next_stream_id(s) > (1u << 31) - 2) return false;
   uint32_t max = nghttp2_session_get_remote_settings(
@@ -110,13 +131,13 @@ bool UpstreamConnection::accepting() const {
   return streams_.size() < max;
 }
 
-absl::StatusOr<int32_t> UpstreamConnection::Submit(StreamHandler* handler,
-                                                   const HeaderList& headers,
-                                                   bool end_stream) {
+absl::Status UpstreamConnection::Submit(StreamHandler* handler) {
   if (!accepting()) {
     return absl::UnavailableError(
         absl::StrCat("connection to ", backend_.url, " takes no new streams"));
   }
+  bool end_stream = false;
+  HeaderList headers = handler->RequestHeaders(&end_stream);
   std::vector<nghttp2_nv> nv = h2::ToNv(headers);
   nghttp2_data_provider body{};
   body.read_callback = &UpstreamConnection::ReadBody;
@@ -129,7 +150,8 @@ absl::StatusOr<int32_t> UpstreamConnection::Submit(StreamHandler* handler,
   streams_[id] = handler;
   idle_timer_.Disarm();
   io_->ScheduleFlush();
-  return id;
+  handler->OnUpstreamOpened(this, id);
+  return absl::OkStatus();
 }
 
 void UpstreamConnection::ResumeData(int32_t stream_id) {
@@ -161,6 +183,7 @@ void UpstreamConnection::Detach(int32_t stream_id, uint32_t error_code) {
     io_->ScheduleFlush();
   }
   UpdateIdleTimer();
+  owner_.OnConnectionCapacity(this);
 }
 
 void UpstreamConnection::UpdateIdleTimer() {
@@ -176,11 +199,6 @@ StreamHandler* UpstreamConnection::HandlerFor(int32_t stream_id) const {
 }
 
 // nghttp2 callbacks
-
-int UpstreamConnection::OnBeginHeaders(nghttp2_session*, const nghttp2_frame*,
-                                       void*) {
-  return 0;
-}
 
 int UpstreamConnection::OnHeader(nghttp2_session*, const nghttp2_frame* frame,
                                  const uint8_t* name, size_t namelen,
@@ -221,7 +239,13 @@ int UpstreamConnection::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame
     case NGHTTP2_GOAWAY:
       // Streams above last_stream_id are closed by nghttp2 with
       // REFUSED_STREAM; the rest may finish. No new streams here.
-      self->goaway_received_ = true;
+      self->goaway_ = true;
+      return 0;
+    case NGHTTP2_SETTINGS:
+      if (frame->hd.flags & NGHTTP2_FLAG_ACK) return 0;
+      // The server's limits are known now (and may have grown).
+      self->ready_ = true;
+      self->owner_.OnConnectionCapacity(self);
       return 0;
     default:
       return 0;
@@ -248,6 +272,7 @@ int UpstreamConnection::OnStreamClose(nghttp2_session*, int32_t stream_id,
   self->streams_.erase(stream_id);
   if (handler != nullptr) handler->OnUpstreamClose(error_code);
   self->UpdateIdleTimer();
+  self->owner_.OnConnectionCapacity(self);
   return 0;
 }
 
@@ -265,8 +290,6 @@ nghttp2_session_callbacks* UpstreamConnection::Callbacks() {
   static nghttp2_session_callbacks* callbacks = [] {
     nghttp2_session_callbacks* cb = nullptr;
     nghttp2_session_callbacks_new(&cb);
-    nghttp2_session_callbacks_set_on_begin_headers_callback(
-        cb, &UpstreamConnection::OnBeginHeaders);
     nghttp2_session_callbacks_set_on_header_callback(cb, &UpstreamConnection::OnHeader);
     nghttp2_session_callbacks_set_on_frame_recv_callback(
         cb, &UpstreamConnection::OnFrameRecv);

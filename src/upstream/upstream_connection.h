@@ -3,12 +3,12 @@
 
 #include <nghttp2/nghttp2.h>
 
-#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/header.h"
 #include "event/dispatcher.h"
 #include "h2/socket_session.h"
@@ -23,20 +23,27 @@ namespace strait::upstream {
 // first (Detach), so callbacks never see a dangling handler.
 class UpstreamConnection : public event::Deletable {
  public:
-  // Called once when the connection is closed and must be released.
-  using ClosedCallback = std::function<void(UpstreamConnection*)>;
+  // What the owning pool hears from its connections.
+  class Owner {
+   public:
+    virtual ~Owner() = default;
+    // The connection became ready (server SETTINGS arrived) or a stream slot
+    // freed up: queued RPCs may go now.
+    virtual void OnConnectionCapacity(UpstreamConnection* connection) = 0;
+    // The connection is closed and must be released (deferred).
+    virtual void OnConnectionClosed(UpstreamConnection* connection,
+                                    const absl::Status& reason) = 0;
+  };
 
-  // Starts connecting at once; failures are reported to streams (and
-  // `on_closed`) from the loop, never from here.
+  // Starts connecting; the outcome is reported to `owner` from the loop.
   static absl::StatusOr<std::unique_ptr<UpstreamConnection>> Connect(
       event::Dispatcher& dispatcher, const Backend& backend,
-      const TransportSettings& transport, ClosedCallback on_closed);
+      const TransportSettings& transport, Owner& owner);
   ~UpstreamConnection() override;
 
-  // Opens a stream carrying `headers`; with `end_stream` there is no body.
-  // Returns the stream id, or an error if this connection cannot take it.
-  absl::StatusOr<int32_t> Submit(StreamHandler* handler, const HeaderList& headers,
-                                 bool end_stream);
+  // Opens a stream for `handler` (headers from handler->RequestHeaders)
+  // and tells it through OnUpstreamOpened. Only when accepting().
+  absl::Status Submit(StreamHandler* handler);
   // Wakes a stream whose body source returned NGHTTP2_ERR_DEFERRED.
   void ResumeData(int32_t stream_id);
   // Credits `length` bytes of received response DATA back to the backend.
@@ -47,23 +54,26 @@ class UpstreamConnection : public event::Deletable {
   // still open, and never call the handler again.
   void Detach(int32_t stream_id, uint32_t error_code);
 
-  // Whether new streams may be put on this connection.
+  // The server's SETTINGS arrived: its stream limit is known.
+  bool ready() const { return ready_; }
+  bool closed() const { return io_->closed(); }
+  // Whether a new stream may be opened here now.
   bool accepting() const;
   size_t active_streams() const { return streams_.size(); }
   const Backend& backend() const { return backend_; }
 
  private:
   UpstreamConnection(event::Dispatcher& dispatcher, int fd, const Backend& backend,
-                     const TransportSettings& transport, ClosedCallback on_closed);
+                     const TransportSettings& transport, Owner& owner);
   void Init();
   void OnConnected();
   void OnClosed(absl::string_view reason);
+  void OnRead();
   void UpdateIdleTimer();
   StreamHandler* HandlerFor(int32_t stream_id) const;
 
   // nghttp2 callbacks
   static nghttp2_session_callbacks* Callbacks();
-  static int OnBeginHeaders(nghttp2_session*, const nghttp2_frame*, void*);
   static int OnHeader(nghttp2_session*, const nghttp2_frame*, const uint8_t*,
                       size_t, const uint8_t*, size_t, uint8_t, void*);
   static int OnFrameRecv(nghttp2_session*, const nghttp2_frame*, void*);
@@ -73,18 +83,20 @@ class UpstreamConnection : public event::Deletable {
   static ssize_t ReadBody(nghttp2_session*, int32_t, uint8_t*, size_t,
                           uint32_t*, nghttp2_data_source*, void*);
 
-  event::Dispatcher& dispatcher_;
   // Copies: the snapshot that named them may be replaced while we live.
   const Backend backend_;
   const TransportSettings transport_;
-  ClosedCallback on_closed_;
+  Owner& owner_;
   bool connected_ = false;  // the TCP connect completed
-  bool goaway_received_ = false;
+  bool ready_ = false;      // the server's first SETTINGS arrived
+  bool goaway_ = false;     // GOAWAY received or sent: no new streams
   // Open streams by id; a detached stream is removed at once.
   absl::flat_hash_map<int32_t, StreamHandler*> streams_;
   std::unique_ptr<h2::SocketSession> io_;
   event::Timer dial_timer_;
   event::Timer idle_timer_;
+  event::Timer read_idle_timer_;  // sends a PING when the server is quiet
+  event::Timer ping_timer_;       // closes the connection if no PING ack
 };
 
 }  // namespace strait::upstream

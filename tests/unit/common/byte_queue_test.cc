@@ -49,3 +49,22 @@ TEST(ByteQueueTest, ClearDropsEverything) {
 
 }  // namespace
 }  // namespace strait
+
+namespace strait {
+namespace {
+
+TEST(ByteQueueTest, PrependPutsTheOtherQueueFirst) {
+  ByteQueue q, front;
+  q.Append(reinterpret_cast<const uint8_t*>("xxtail"), 6);
+  uint8_t skip[2];
+  q.Read(skip, 2);  // q is "tail" with a read offset
+  front.Append(reinterpret_cast<const uint8_t*>("..head-"), 7);
+  front.Read(skip, 2);  // front is "head-" with a read offset
+  q.Prepend(std::move(front));
+  EXPECT_TRUE(front.empty());
+  EXPECT_EQ(q.size(), 9u);
+  EXPECT_EQ(ReadAll(q, 3), "head-tail");
+}
+
+}  // namespace
+}  // namespace strait
