@@ -45,32 +45,19 @@ std::optional<h2::GrpcStatus> StatusFromName(absl::string_view name) {
   return std::nullopt;
 }
 
-absl::StatusOr<RetryPolicy> CompileRetry(absl::string_view service,
-                                         const v1::RetryPolicy& r) {
+// `r` has passed ValidateConfig.
+RetryPolicy CompileRetry(const v1::RetryPolicy& r) {
   RetryPolicy policy;
-  std::string path = absl::StrCat("services.", service, ".loadBalancer.retry");
-  if (r.attempts() > 10) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ".attempts: at most 10, got ", r.attempts()));
-  }
   policy.max_attempts = std::max<uint32_t>(1, r.attempts());
   if (r.has_per_try_timeout()) policy.per_try_timeout = ToDuration(r.per_try_timeout());
-  if (r.buffer_bytes() > (16u << 20)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ".bufferBytes: at most 16777216, got ", r.buffer_bytes()));
-  }
   if (r.buffer_bytes() != 0) policy.buffer_bytes = r.buffer_bytes();
   if (r.retry_on().empty()) {
     policy.retry_on = 1u << static_cast<int>(h2::GrpcStatus::kUnavailable);
   }
-  for (int i = 0; i < r.retry_on_size(); ++i) {
-    std::optional<h2::GrpcStatus> status = StatusFromName(r.retry_on(i));
-    if (!status) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ".retryOn[", i, "]: unknown gRPC status \"", r.retry_on(i),
-          "\" (use names such as UNAVAILABLE, RESOURCE_EXHAUSTED)"));
+  for (const std::string& name : r.retry_on()) {
+    if (std::optional<h2::GrpcStatus> status = StatusFromName(name)) {
+      policy.retry_on |= 1u << static_cast<int>(*status);
     }
-    policy.retry_on |= 1u << static_cast<int>(*status);
   }
   return policy;
 }
@@ -113,9 +100,7 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
       transport = config.servers_transports().at(lb.servers_transport());
     }
     entry.transport = CompileTransport(lb.servers_transport(), transport);
-    absl::StatusOr<RetryPolicy> retry = CompileRetry(name, lb.retry());
-    if (!retry.ok()) return retry.status();
-    entry.retry = *retry;
+    entry.retry = CompileRetry(lb.retry());
     for (int i = 0; i < lb.servers_size(); ++i) {
       const std::string& url = lb.servers(i).url();
       absl::StatusOr<net::ServerUrl> parsed = net::ParseServerUrl(url);

@@ -1,0 +1,186 @@
+#include "config/validate.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "h2/grpc.h"
+#include "net/address.h"
+#include "router/rule.h"
+
+namespace strait::config {
+namespace {
+
+// Collects problems in the order found.
+class Problems {
+ public:
+  void Add(const std::string& path, absl::string_view problem) {
+    lines_.push_back(absl::StrCat(path, ": ", problem));
+  }
+  absl::Status ToStatus() const {
+    if (lines_.empty()) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrJoin(lines_, "\n"));
+  }
+
+ private:
+  std::vector<std::string> lines_;
+};
+
+// Protobuf maps iterate in no fixed order; messages should not.
+template <typename Map>
+std::map<std::string, const typename Map::mapped_type*> Sorted(const Map& map) {
+  std::map<std::string, const typename Map::mapped_type*> out;
+  for (const auto& [k, v] : map) out.emplace(k, &v);
+  return out;
+}
+
+void CheckName(Problems& p, const std::string& section, const std::string& name) {
+  if (name.empty()) {
+    p.Add(section, "names must not be empty");
+    return;
+  }
+  for (char c : name) {
+    if (absl::ascii_isspace(c) || c == '.') {
+      p.Add(absl::StrCat(section, ".", name), "names must not contain spaces or dots");
+      return;
+    }
+  }
+}
+
+void CheckDuration(Problems& p, const std::string& path,
+                   const google::protobuf::Duration& d) {
+  if (d.seconds() < 0 || d.nanos() < 0) p.Add(path, "must not be negative");
+}
+
+void CheckHttp2(Problems& p, const std::string& path, const v1::Http2Settings& s) {
+  if (s.max_frame_size() != 0 &&
+      (s.max_frame_size() < 16384 || s.max_frame_size() > 16777215)) {
+    p.Add(path + ".maxFrameSize",
+          absl::StrCat("must be between 16384 and 16777215, got ", s.max_frame_size()));
+  }
+  if (s.initial_stream_window_size() > 2147483647u) {
+    p.Add(path + ".initialStreamWindowSize",
+          absl::StrCat("must be at most 2147483647, got ", s.initial_stream_window_size()));
+  }
+  if (s.initial_connection_window_size() != 0 &&
+      (s.initial_connection_window_size() < 65535 ||
+       s.initial_connection_window_size() > 2147483647u)) {
+    p.Add(path + ".initialConnectionWindowSize",
+          absl::StrCat("must be between 65535 and 2147483647, got ",
+                       s.initial_connection_window_size()));
+  }
+}
+
+bool IsGrpcStatusName(absl::string_view name) {
+  for (int code = 0; code <= 16; ++code) {
+    if (h2::GrpcStatusName(static_cast<h2::GrpcStatus>(code)) == name) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::Status ValidateConfig(const v1::Config& config) {
+  Problems p;
+
+  if (config.entry_points().empty()) p.Add("entryPoints", "at least one entry point is needed");
+  std::map<std::string, std::string> fixed_addresses;  // "host:port" -> entry point
+  for (const auto& [name, ep] : Sorted(config.entry_points())) {
+    CheckName(p, "entryPoints", name);
+    std::string path = absl::StrCat("entryPoints.", name);
+    absl::StatusOr<net::HostPort> address = net::ParseHostPort(ep->address());
+    if (!address.ok()) {
+      p.Add(path + ".address", address.status().message());
+    } else if (address->port != 0) {
+      std::string key = net::FormatHostPort(*address);
+      auto [it, inserted] = fixed_addresses.emplace(key, name);
+      if (!inserted) {
+        p.Add(path + ".address",
+              absl::StrCat(key, " is already the address of entry point ", it->second));
+      }
+    }
+    CheckHttp2(p, path + ".http2", ep->http2());
+    CheckDuration(p, path + ".transport.lifeCycle.graceTimeOut",
+                  ep->transport().life_cycle().grace_time_out());
+    CheckDuration(p, path + ".transport.writeStallTimeout",
+                  ep->transport().write_stall_timeout());
+  }
+
+  for (const auto& [name, router] : Sorted(config.routers())) {
+    CheckName(p, "routers", name);
+    std::string path = absl::StrCat("routers.", name);
+    absl::StatusOr<router::Rule> rule = router::Rule::Parse(router->rule());
+    if (!rule.ok()) p.Add(path + ".rule", rule.status().message());
+    if (router->service().empty()) {
+      p.Add(path + ".service", "a service is required");
+    } else if (!config.services().contains(router->service())) {
+      p.Add(path + ".service", absl::StrCat("no service named \"", router->service(), "\""));
+    }
+    for (int i = 0; i < router->entry_points_size(); ++i) {
+      if (!config.entry_points().contains(router->entry_points(i))) {
+        p.Add(absl::StrCat(path, ".entryPoints[", i, "]"),
+              absl::StrCat("no entry point named \"", router->entry_points(i), "\""));
+      }
+    }
+    CheckDuration(p, path + ".timeout", router->timeout());
+  }
+
+  for (const auto& [name, service] : Sorted(config.services())) {
+    CheckName(p, "services", name);
+    std::string path = absl::StrCat("services.", name);
+    if (!service->has_load_balancer()) {
+      p.Add(path, "a service needs a loadBalancer");
+      continue;
+    }
+    const v1::LoadBalancer& lb = service->load_balancer();
+    path += ".loadBalancer";
+    if (lb.servers().empty()) p.Add(path + ".servers", "at least one server is needed");
+    for (int i = 0; i < lb.servers_size(); ++i) {
+      absl::StatusOr<net::ServerUrl> url = net::ParseServerUrl(lb.servers(i).url());
+      if (!url.ok()) {
+        p.Add(absl::StrCat(path, ".servers[", i, "].url"), url.status().message());
+      }
+    }
+    if (!lb.servers_transport().empty() &&
+        !config.servers_transports().contains(lb.servers_transport())) {
+      p.Add(path + ".serversTransport",
+            absl::StrCat("no serversTransports entry named \"", lb.servers_transport(), "\""));
+    }
+    const v1::RetryPolicy& retry = lb.retry();
+    if (retry.attempts() > 10) {
+      p.Add(path + ".retry.attempts", absl::StrCat("must be at most 10, got ", retry.attempts()));
+    }
+    if (retry.buffer_bytes() > (16u << 20)) {
+      p.Add(path + ".retry.bufferBytes",
+            absl::StrCat("must be at most 16777216, got ", retry.buffer_bytes()));
+    }
+    CheckDuration(p, path + ".retry.perTryTimeout", retry.per_try_timeout());
+    for (int i = 0; i < retry.retry_on_size(); ++i) {
+      if (!IsGrpcStatusName(retry.retry_on(i))) {
+        p.Add(absl::StrCat(path, ".retry.retryOn[", i, "]"),
+              absl::StrCat("unknown gRPC status \"", retry.retry_on(i),
+                           "\" (names such as UNAVAILABLE, RESOURCE_EXHAUSTED)"));
+      }
+    }
+  }
+
+  for (const auto& [name, transport] : Sorted(config.servers_transports())) {
+    CheckName(p, "serversTransports", name);
+    std::string path = absl::StrCat("serversTransports.", name);
+    const v1::ForwardingTimeouts& ft = transport->forwarding_timeouts();
+    CheckDuration(p, path + ".forwardingTimeouts.dialTimeout", ft.dial_timeout());
+    CheckDuration(p, path + ".forwardingTimeouts.responseHeaderTimeout",
+                  ft.response_header_timeout());
+    CheckDuration(p, path + ".forwardingTimeouts.idleConnTimeout", ft.idle_conn_timeout());
+    CheckDuration(p, path + ".forwardingTimeouts.readIdleTimeout", ft.read_idle_timeout());
+    CheckDuration(p, path + ".forwardingTimeouts.pingTimeout", ft.ping_timeout());
+    CheckDuration(p, path + ".forwardingTimeouts.pendingTimeout", ft.pending_timeout());
+    CheckHttp2(p, path + ".http2", transport->http2());
+  }
+  return p.ToStatus();
+}
+
+}  // namespace strait::config

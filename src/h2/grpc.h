@@ -1,0 +1,57 @@
+#ifndef STRAIT_H2_GRPC_H_
+#define STRAIT_H2_GRPC_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace strait::h2 {
+
+// gRPC status codes (grpc/doc/statuscodes.md).
+enum class GrpcStatus : int {
+  kOk = 0,                   // success
+  kCancelled = 1,            // the caller cancelled
+  kUnknown = 2,              // an error with no better code
+  kInvalidArgument = 3,      // the request is malformed
+  kDeadlineExceeded = 4,     // the deadline passed first
+  kNotFound = 5,             // an entity was not found
+  kAlreadyExists = 6,        // an entity exists already
+  kPermissionDenied = 7,     // the caller may not do this
+  kResourceExhausted = 8,    // a quota or limit was hit
+  kFailedPrecondition = 9,   // the system is not in the needed state
+  kAborted = 10,             // a concurrency conflict
+  kOutOfRange = 11,          // past a valid range
+  kUnimplemented = 12,       // no such method (or route)
+  kInternal = 13,            // an invariant broke
+  kUnavailable = 14,         // try again, perhaps elsewhere
+  kDataLoss = 15,            // unrecoverable data loss
+  kUnauthenticated = 16,     // no valid credentials
+};
+
+// "UNAVAILABLE" etc.; "UNKNOWN_STATUS" outside 0..16.
+absl::string_view GrpcStatusName(GrpcStatus status);
+
+// The status a gRPC client reports for a stream reset with an HTTP/2 error
+// code (PROTOCOL-HTTP2.md, "Errors"): REFUSED_STREAM -> UNAVAILABLE, CANCEL ->
+// CANCELLED, ENHANCE_YOUR_CALM -> RESOURCE_EXHAUSTED, INADEQUATE_SECURITY ->
+// PERMISSION_DENIED, everything else -> INTERNAL.
+GrpcStatus StatusForRstCode(uint32_t h2_error_code);
+
+// grpc-message is percent-encoded: bytes outside 0x20..0x7E, and '%', become
+// %XX. Decoding leaves malformed escapes as they are.
+std::string PercentEncodeGrpcMessage(absl::string_view message);
+std::string PercentDecodeGrpcMessage(absl::string_view encoded);
+
+// grpc-timeout: 1 to 8 digits and a unit (H M S m u n). nullopt if
+// malformed.
+std::optional<absl::Duration> ParseGrpcTimeout(absl::string_view value);
+// The finest unit whose value fits in 8 digits, rounded down (a backend is
+// never told it has more time than is left) but never below "1n".
+std::string FormatGrpcTimeout(absl::Duration budget);
+
+}  // namespace strait::h2
+
+#endif  // STRAIT_H2_GRPC_H_
