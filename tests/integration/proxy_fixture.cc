@@ -1,7 +1,6 @@
 #include "tests/integration/proxy_fixture.h"
 
 #include "absl/strings/str_cat.h"
-#include "tests/support/echo_client.h"
 
 namespace strait::testing {
 
