@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
@@ -99,7 +100,8 @@ void SocketSession::Flush() {
       out_.append(reinterpret_cast<const char*>(data), n);
     }
     if (out_offset_ == out_.size()) break;
-    ssize_t w = write(fd_, out_.data() + out_offset_, out_.size() - out_offset_);
+    // send(MSG_NOSIGNAL): a peer that went away is an error, never SIGPIPE.
+    ssize_t w = send(fd_, out_.data() + out_offset_, out_.size() - out_offset_, MSG_NOSIGNAL);
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
