@@ -36,6 +36,7 @@ void EchoService::Describe(grpc::ServerContext* context, EchoResponse* response)
   }
   grpc::string_ref authority = context->ExperimentalGetAuthority();
   response->set_authority(std::string(authority.data(), authority.size()));
+  response->set_peer(context->peer());
 }
 
 bool EchoService::Sleep(grpc::ServerContext* context, int ms) {
@@ -144,6 +145,7 @@ grpc::Status EchoService::Bidi(
     }
     EchoResponse response;
     response.set_backend_name(name_);
+    response.set_peer(context->peer());
     response.set_index(static_cast<int32_t>(messages++));
     response.set_payload(request.payload());
     if (!stream->Write(response)) return grpc::Status(grpc::StatusCode::CANCELLED, "gone");

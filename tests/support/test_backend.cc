@@ -45,8 +45,8 @@ void TestBackend::Shutdown(absl::Duration grace) {
   server_.reset();
 }
 
-void TestBackend::Restart() {
-  Shutdown(absl::ZeroDuration());
+void TestBackend::Restart(absl::Duration grace) {
+  Shutdown(grace);
   Start(port_);
 }
 

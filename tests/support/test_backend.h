@@ -33,8 +33,9 @@ class TestBackend {
 
   // Graceful stop: GOAWAY, in-flight calls may finish within `grace`.
   void Shutdown(absl::Duration grace);
-  // Starts again on the same port with a fresh service.
-  void Restart();
+  // Starts again on the same port with a fresh service (after an immediate
+  // stop, or a graceful one of `grace`).
+  void Restart(absl::Duration grace = absl::ZeroDuration());
 
  private:
   void Start(int port);

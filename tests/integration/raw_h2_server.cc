@@ -1,0 +1,220 @@
+#include "tests/integration/raw_h2_server.h"
+
+#include <arpa/inet.h>
+#include <nghttp2/nghttp2.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/time/clock.h"
+
+namespace strait::testing {
+
+struct RawH2Server::Connection {
+  RawH2Server* server;
+  int fd;
+  nghttp2_session* session = nullptr;
+  bool silent = false;  // blackholed: never touched again
+  bool done = false;
+  std::map<int32_t, HeaderList> pending;  // headers of streams being received
+};
+
+struct RawH2ServerCallbacks {
+  using Connection = RawH2Server::Connection;
+
+  static int OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t,
+                      void* user) {
+    auto* c = static_cast<Connection*>(user);
+    c->pending[frame->hd.stream_id].push_back(
+        {std::string(reinterpret_cast<const char*>(name), namelen),
+         std::string(reinterpret_cast<const char*>(value), valuelen)});
+    return 0;
+  }
+
+  static int OnFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+    auto* c = static_cast<Connection*>(user);
+    RawH2Server* s = c->server;
+    if (frame->hd.type == NGHTTP2_RST_STREAM) {
+      std::lock_guard<std::mutex> lock(s->mu_);
+      s->resets_.push_back(frame->rst_stream.error_code);
+      return 0;
+    }
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+      return 0;
+    }
+    int32_t id = frame->hd.stream_id;
+    {
+      std::lock_guard<std::mutex> lock(s->mu_);
+      ++s->streams_;
+      s->requests_.push_back(c->pending[id]);
+    }
+    c->pending.erase(id);
+    switch (s->behavior_) {
+      case RawH2Server::Behavior::kGrpcStatus: {
+        std::string code = std::to_string(s->grpc_status_);
+        nghttp2_nv nv[] = {
+            {(uint8_t*)":status", (uint8_t*)"200", 7, 3, NGHTTP2_NV_FLAG_NONE},
+            {(uint8_t*)"content-type", (uint8_t*)"application/grpc", 12, 16,
+             NGHTTP2_NV_FLAG_NONE},
+            {(uint8_t*)"grpc-status", (uint8_t*)code.data(), 11, code.size(),
+             NGHTTP2_NV_FLAG_NONE},
+            {(uint8_t*)"grpc-message", (uint8_t*)"scripted", 12, 8, NGHTTP2_NV_FLAG_NONE},
+        };
+        nghttp2_submit_response(session, id, nv, 4, nullptr);
+        break;
+      }
+      case RawH2Server::Behavior::kRefuse:
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
+        break;
+      case RawH2Server::Behavior::kReset:
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, s->reset_code_);
+        break;
+      case RawH2Server::Behavior::kHeadersThenReset: {
+        nghttp2_nv nv[] = {
+            {(uint8_t*)":status", (uint8_t*)"200", 7, 3, NGHTTP2_NV_FLAG_NONE},
+            {(uint8_t*)"content-type", (uint8_t*)"application/grpc", 12, 16,
+             NGHTTP2_NV_FLAG_NONE},
+        };
+        nghttp2_data_provider never{};
+        never.read_callback = [](nghttp2_session*, int32_t, uint8_t*, size_t, uint32_t*,
+                                 nghttp2_data_source*, void*) -> ssize_t {
+          return NGHTTP2_ERR_DEFERRED;
+        };
+        nghttp2_submit_response(session, id, nv, 2, &never);
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR);
+        break;
+      }
+      case RawH2Server::Behavior::kGoawayBeforeStream:
+        nghttp2_submit_goaway(session, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, nullptr, 0);
+        break;
+      case RawH2Server::Behavior::kStuck:
+        break;
+      case RawH2Server::Behavior::kBlackhole:
+        c->silent = true;
+        break;
+    }
+    return 0;
+  }
+
+  static int OnData(nghttp2_session* session, uint8_t, int32_t id, const uint8_t*, size_t len,
+                    void*) {
+    nghttp2_session_consume(session, id, len);
+    return 0;
+  }
+};
+
+RawH2Server::RawH2Server(Behavior behavior, int grpc_status, uint32_t reset_code)
+    : behavior_(behavior), grpc_status_(grpc_status), reset_code_(reset_code) {
+  listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  listen(listen_fd_, 64);
+  socklen_t len = sizeof addr;
+  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  port_ = ntohs(addr.sin_port);
+  thread_ = std::thread([this] { Loop(); });
+}
+
+RawH2Server::~RawH2Server() {
+  stop_ = true;
+  thread_.join();
+  for (auto& c : connections_) {
+    nghttp2_session_del(c->session);
+    close(c->fd);
+  }
+  close(listen_fd_);
+}
+
+void RawH2Server::Loop() {
+  nghttp2_session_callbacks* cb;
+  nghttp2_session_callbacks_new(&cb);
+  nghttp2_session_callbacks_set_on_header_callback(cb, RawH2ServerCallbacks::OnHeader);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, RawH2ServerCallbacks::OnFrameRecv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, RawH2ServerCallbacks::OnData);
+  nghttp2_option* option;
+  nghttp2_option_new(&option);
+  nghttp2_option_set_no_auto_window_update(option, 0);
+  while (!stop_) {
+    std::vector<pollfd> fds = {{listen_fd_, POLLIN, 0}};
+    std::vector<Connection*> polled;
+    for (auto& c : connections_) {
+      if (c->silent || c->done) continue;
+      fds.push_back({c->fd, POLLIN, 0});
+      polled.push_back(c.get());
+    }
+    if (poll(fds.data(), fds.size(), 50) <= 0) continue;
+    if (fds[0].revents & POLLIN) {
+      int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd >= 0) {
+        auto c = std::make_unique<Connection>();
+        c->server = this;
+        c->fd = fd;
+        nghttp2_session_server_new2(&c->session, cb, c.get(), option);
+        nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, nullptr, 0);
+        connections_.push_back(std::move(c));
+        std::lock_guard<std::mutex> lock(mu_);
+        ++accepted_;
+      }
+    }
+    for (size_t i = 0; i < polled.size(); ++i) {
+      Connection* c = polled[i];
+      if (!(fds[i + 1].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      uint8_t buf[16384];
+      ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+      if (n <= 0 || nghttp2_session_mem_recv(c->session, buf, n) < 0) {
+        c->done = true;
+        std::lock_guard<std::mutex> lock(mu_);
+        ++closed_;
+        continue;
+      }
+    }
+    for (auto& c : connections_) {
+      if (c->silent || c->done) continue;
+      const uint8_t* data;
+      ssize_t n;
+      while ((n = nghttp2_session_mem_send(c->session, &data)) > 0) {
+        send(c->fd, data, n, MSG_NOSIGNAL);
+      }
+    }
+  }
+  nghttp2_option_del(option);
+  nghttp2_session_callbacks_del(cb);
+}
+
+int RawH2Server::streams() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return streams_;
+}
+int RawH2Server::connections_accepted() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return accepted_;
+}
+int RawH2Server::connections_closed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return closed_;
+}
+std::vector<HeaderList> RawH2Server::requests() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return requests_;
+}
+std::vector<uint32_t> RawH2Server::resets_received() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return resets_;
+}
+
+bool RawH2Server::WaitFor(const std::function<bool()>& condition, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (!condition()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
+}
+
+}  // namespace strait::testing

@@ -1,0 +1,75 @@
+#ifndef STRAIT_TESTS_INTEGRATION_RAW_H2_SERVER_H_
+#define STRAIT_TESTS_INTEGRATION_RAW_H2_SERVER_H_
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "common/header.h"
+
+namespace strait::testing {
+
+// A scripted HTTP/2 backend built on nghttp2, for the ways a backend can
+// misbehave that a gRPC server will not show on demand: refusing or
+// resetting streams, GOAWAY, never answering, going silent. Listens on
+// 127.0.0.1 (port chosen at start) and runs its own thread. What it saw is
+// recorded and safe to read from the test thread.
+class RawH2Server {
+ public:
+  enum class Behavior {
+    kGrpcStatus,          // trailers-only answer with `grpc_status`
+    kRefuse,              // RST_STREAM(REFUSED_STREAM)
+    kReset,               // RST_STREAM(`reset_code`) without answering
+    kHeadersThenReset,    // response HEADERS, then RST_STREAM(INTERNAL_ERROR)
+    kGoawayBeforeStream,  // GOAWAY(last_stream_id 0): the stream was never processed
+    kStuck,               // never answer (but keep reading: resets are seen)
+    kBlackhole,           // stop reading and writing the connection entirely
+  };
+
+  explicit RawH2Server(Behavior behavior, int grpc_status = 14, uint32_t reset_code = 2);
+  ~RawH2Server();
+
+  int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  int streams() const;               // request streams seen
+  int connections_accepted() const;
+  int connections_closed() const;    // closed by the peer (strait)
+  std::vector<HeaderList> requests() const;
+  std::vector<uint32_t> resets_received() const;  // RST_STREAM codes from strait
+
+  // Polls `condition` (bounded) until it holds.
+  static bool WaitFor(const std::function<bool()>& condition,
+                      absl::Duration timeout = absl::Seconds(20));
+
+ private:
+  struct Connection;
+  void Loop();
+
+  const Behavior behavior_;
+  const int grpc_status_;
+  const uint32_t reset_code_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::vector<std::unique_ptr<Connection>> connections_;  // loop thread only
+  mutable std::mutex mu_;
+  int streams_ = 0;
+  int accepted_ = 0;
+  int closed_ = 0;
+  std::vector<HeaderList> requests_;
+  std::vector<uint32_t> resets_;
+  std::thread thread_;
+
+  friend struct RawH2ServerCallbacks;
+};
+
+}  // namespace strait::testing
+
+#endif  // STRAIT_TESTS_INTEGRATION_RAW_H2_SERVER_H_

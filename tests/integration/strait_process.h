@@ -1,0 +1,47 @@
+#ifndef STRAIT_TESTS_INTEGRATION_STRAIT_PROCESS_H_
+#define STRAIT_TESTS_INTEGRATION_STRAIT_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace strait::testing {
+
+// The real strait binary in a child process, for what only a process shows:
+// its own resident memory, signals, exit codes, stderr. Used from the test
+// thread.
+class StraitProcess {
+ public:
+  // Writes `yaml` to a temporary file and starts `strait --config FILE`
+  // with `extra_args`; waits (bounded) until it reports its ports.
+  explicit StraitProcess(const std::string& yaml, std::vector<std::string> extra_args = {});
+  ~StraitProcess();
+
+  bool started() const { return pid_ > 0 && !ports_.empty(); }
+  int port(const std::string& entry_point) const;
+  pid_t pid() const { return pid_; }
+  // VmRSS of the process in bytes (0 if it is gone).
+  size_t ResidentBytes() const;
+  void Signal(int signal_number);
+  // Waits (bounded) for the process to exit; its exit code, or -1 if it was
+  // killed by a signal or did not exit in time.
+  int Wait(absl::Duration timeout = absl::Seconds(30));
+
+  // Runs `strait ARGS...` to completion (bounded); returns the exit code and
+  // fills `output` with stdout+stderr.
+  static int Run(const std::vector<std::string>& args, std::string* output);
+
+ private:
+  pid_t pid_ = -1;
+  int exit_code_ = -2;
+  std::string config_path_;
+  std::map<std::string, int> ports_;
+};
+
+}  // namespace strait::testing
+
+#endif  // STRAIT_TESTS_INTEGRATION_STRAIT_PROCESS_H_
