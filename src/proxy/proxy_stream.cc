@@ -336,7 +336,7 @@ void ProxyStream::OnUpstreamClose(uint32_t error_code) {
     FinishWithStatus(h2::StatusForRstCode(error_code), message);
   } else if (error_code == NGHTTP2_REFUSED_STREAM) {
     // Refused (or above a GOAWAY's last stream id): never processed.
-    FailAttempt(Failure::kNeverSent, h2::GrpcStatus::kUnavailable, message);
+    FailAttempt(Failure::kRefused, h2::GrpcStatus::kUnavailable, message);
   } else {
     FailAttempt(Failure::kRetryable, h2::StatusForRstCode(error_code), message);
   }
@@ -366,7 +366,12 @@ bool ProxyStream::CanRetry(Failure failure, h2::GrpcStatus status) const {
       discarding_request_ || !replayable_) {
     return false;
   }
-  if (failure == Failure::kNeverSent) return transparent_retries_ < kMaxTransparentRetries;
+  if (failure == Failure::kNeverSent || failure == Failure::kRefused) {
+    if (transparent_retries_ >= kMaxTransparentRetries) return false;
+    // A server that could not be reached will not be reached now either;
+    // a refused stream may well succeed on a fresh connection.
+    return failure == Failure::kRefused || tried_.size() < service_->backends.size();
+  }
   int policy_attempts = attempts_ - transparent_retries_;
   if (policy_attempts >= static_cast<int>(service_->retry.max_attempts)) return false;
   return failure == Failure::kPerTryTimeout || service_->retry.RetriesOn(status);
@@ -387,7 +392,7 @@ void ProxyStream::FailAttempt(Failure failure, h2::GrpcStatus status,
   to_upstream_.Prepend(std::move(replay_));
   response_headers_.clear();
   trailers_.clear();
-  if (failure == Failure::kNeverSent) {
+  if (failure == Failure::kNeverSent || failure == Failure::kRefused) {
     ++transparent_retries_;
     StartAttempt();
   } else {

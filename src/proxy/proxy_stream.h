@@ -82,7 +82,10 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   };
   // Why an attempt failed, for the retry decision.
   enum class Failure {
-    kNeverSent,   // the backend cannot have seen it: retry transparently
+    kNeverSent,   // no stream was opened (connect failure, queue timeout): retry
+                  // transparently on a server not tried yet
+    kRefused,     // the backend refused the stream unprocessed (REFUSED_STREAM,
+                  // above a GOAWAY's last stream id): retry transparently
     kRetryable,   // retry if the policy lists `status` and attempts remain
     kPerTryTimeout,  // the attempt outlived perTryTimeout: retry if attempts remain
     kFinal,       // never retry

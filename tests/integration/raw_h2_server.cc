@@ -20,6 +20,7 @@ struct RawH2Server::Connection {
   bool silent = false;  // blackholed: never touched again
   bool done = false;
   std::map<int32_t, HeaderList> pending;  // headers of streams being received
+  std::vector<int32_t> reset_after_send;  // reset once their HEADERS went out
 };
 
 struct RawH2ServerCallbacks {
@@ -35,12 +36,29 @@ struct RawH2ServerCallbacks {
     return 0;
   }
 
+  static void RespondGrpc(nghttp2_session* session, RawH2Server* s, int32_t id) {
+    std::string code = std::to_string(s->grpc_status_);
+    nghttp2_nv nv[] = {
+        {(uint8_t*)":status", (uint8_t*)"200", 7, 3, NGHTTP2_NV_FLAG_NONE},
+        {(uint8_t*)"content-type", (uint8_t*)"application/grpc", 12, 16, NGHTTP2_NV_FLAG_NONE},
+        {(uint8_t*)"grpc-status", (uint8_t*)code.data(), 11, code.size(), NGHTTP2_NV_FLAG_NONE},
+        {(uint8_t*)"grpc-message", (uint8_t*)"scripted", 12, 8, NGHTTP2_NV_FLAG_NONE},
+    };
+    nghttp2_submit_response(session, id, nv, 4, nullptr);
+  }
+
   static int OnFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
     auto* c = static_cast<Connection*>(user);
     RawH2Server* s = c->server;
     if (frame->hd.type == NGHTTP2_RST_STREAM) {
       std::lock_guard<std::mutex> lock(s->mu_);
       s->resets_.push_back(frame->rst_stream.error_code);
+      return 0;
+    }
+    bool end_stream = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+    if (frame->hd.type == NGHTTP2_DATA && end_stream &&
+        s->behavior_ == RawH2Server::Behavior::kGrpcStatus) {
+      RespondGrpc(session, s, frame->hd.stream_id);
       return 0;
     }
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
@@ -54,19 +72,10 @@ struct RawH2ServerCallbacks {
     }
     c->pending.erase(id);
     switch (s->behavior_) {
-      case RawH2Server::Behavior::kGrpcStatus: {
-        std::string code = std::to_string(s->grpc_status_);
-        nghttp2_nv nv[] = {
-            {(uint8_t*)":status", (uint8_t*)"200", 7, 3, NGHTTP2_NV_FLAG_NONE},
-            {(uint8_t*)"content-type", (uint8_t*)"application/grpc", 12, 16,
-             NGHTTP2_NV_FLAG_NONE},
-            {(uint8_t*)"grpc-status", (uint8_t*)code.data(), 11, code.size(),
-             NGHTTP2_NV_FLAG_NONE},
-            {(uint8_t*)"grpc-message", (uint8_t*)"scripted", 12, 8, NGHTTP2_NV_FLAG_NONE},
-        };
-        nghttp2_submit_response(session, id, nv, 4, nullptr);
+      case RawH2Server::Behavior::kGrpcStatus:
+        // Answered once the whole request is in, as a unary server would.
+        if (end_stream) RespondGrpc(session, s, id);
         break;
-      }
       case RawH2Server::Behavior::kRefuse:
         nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
         break;
@@ -85,7 +94,7 @@ struct RawH2ServerCallbacks {
           return NGHTTP2_ERR_DEFERRED;
         };
         nghttp2_submit_response(session, id, nv, 2, &never);
-        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR);
+        c->reset_after_send.push_back(id);  // queued together, nghttp2 would drop the HEADERS
         break;
       }
       case RawH2Server::Behavior::kGoawayBeforeStream:
@@ -180,6 +189,15 @@ void RawH2Server::Loop() {
       ssize_t n;
       while ((n = nghttp2_session_mem_send(c->session, &data)) > 0) {
         send(c->fd, data, n, MSG_NOSIGNAL);
+      }
+      if (!c->reset_after_send.empty()) {
+        for (int32_t id : c->reset_after_send) {
+          nghttp2_submit_rst_stream(c->session, NGHTTP2_FLAG_NONE, id, NGHTTP2_INTERNAL_ERROR);
+        }
+        c->reset_after_send.clear();
+        while ((n = nghttp2_session_mem_send(c->session, &data)) > 0) {
+          send(c->fd, data, n, MSG_NOSIGNAL);
+        }
       }
     }
   }

@@ -1,0 +1,222 @@
+// Upstream pools and backends that misbehave: connection limits, queues,
+// idle and keepalive timeouts, refused streams, GOAWAY, resets.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nghttp2/nghttp2.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "tests/integration/proxy_fixture.h"
+#include "tests/integration/raw_h2_server.h"
+
+namespace strait::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using test::v1::EchoRequest;
+using test::v1::EchoResponse;
+using Bidi = grpc::ClientReaderWriter<EchoRequest, EchoResponse>;
+
+class UpstreamTest : public ProxyTest {
+ protected:
+  config::v1::ServersTransport& Transport(config::v1::Config& config) {
+    return config.mutable_servers_transports()->at("fast");
+  }
+  static void SetDuration(google::protobuf::Duration* d, absl::Duration value) {
+    d->set_seconds(absl::ToInt64Seconds(value));
+    d->set_nanos(absl::ToInt64Nanoseconds(value - absl::Seconds(d->seconds())));
+  }
+  grpc::Status Unary(EchoResponse* resp = nullptr) {
+    EchoResponse ignored;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    return stub_->Unary(&ctx, EchoRequest(), resp ? resp : &ignored);
+  }
+  // An open bidi stream that has seen one echo: it occupies a backend stream.
+  struct OpenStream {
+    grpc::ClientContext ctx;
+    std::unique_ptr<Bidi> stream;
+    EchoResponse first;
+  };
+  std::unique_ptr<OpenStream> Open() {
+    auto o = std::make_unique<OpenStream>();
+    o->stream = stub_->Bidi(&o->ctx);
+    EchoRequest req;
+    req.set_payload("hold");
+    EXPECT_TRUE(o->stream->Write(req));
+    EXPECT_TRUE(o->stream->Read(&o->first));
+    return o;
+  }
+  void Close(OpenStream& o) {
+    o.stream->WritesDone();
+    EXPECT_TRUE(o.stream->Finish().ok());
+  }
+  void Connect() { stub_ = MakeStub(proxy_port()); }
+
+  std::unique_ptr<test::v1::Echo::Stub> stub_;
+};
+
+TEST_F(UpstreamTest, OpensAnotherConnectionWhenTheServerStreamLimitIsReached) {
+  backends_.push_back(std::make_unique<TestBackend>("b", BackendOptions{2}));
+  config::v1::Config config = EchoConfig(BackendAddresses());
+  Transport(config).set_max_conns_per_server(3);
+  StartProxy(config, /*workers=*/1);
+  Connect();
+  std::vector<std::unique_ptr<OpenStream>> open;
+  std::set<std::string> peers;
+  for (int i = 0; i < 6; ++i) {
+    open.push_back(Open());
+    peers.insert(open.back()->first.peer());
+  }
+  // Six concurrent streams, at most two per connection: three connections.
+  EXPECT_EQ(peers.size(), 3u);
+  for (auto& o : open) Close(*o);
+}
+
+TEST_F(UpstreamTest, QueuesBeyondMaxConnsAndRefusesBeyondTheQueue) {
+  backends_.push_back(std::make_unique<TestBackend>("b", BackendOptions{1}));
+  config::v1::Config config = EchoConfig(BackendAddresses());
+  Transport(config).set_max_conns_per_server(1);
+  Transport(config).set_max_pending_requests(1);
+  StartProxy(config, /*workers=*/1);
+  Connect();
+  std::unique_ptr<OpenStream> holder = Open();  // takes the only stream
+
+  // Three more RPCs at once: one fits the queue and waits for the holder,
+  // the others are refused at once.
+  std::vector<grpc::Status> results(3);
+  std::atomic<int> finished{0};
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 3; ++i) {
+    callers.emplace_back([&, i] {
+      results[i] = Unary();
+      ++finished;
+    });
+  }
+  ASSERT_TRUE(RawH2Server::WaitFor([&] { return finished == 2; }));
+  EXPECT_EQ(backends_[0]->service().calls(), 1);  // only the holder got through
+  Close(*holder);
+  for (auto& t : callers) t.join();
+  int ok = 0, refused = 0;
+  for (const grpc::Status& s : results) {
+    if (s.ok()) {
+      ++ok;
+    } else {
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+      EXPECT_THAT(s.error_message(), HasSubstr("maxPendingRequests 1"));
+      EXPECT_THAT(s.error_message(), HasSubstr("service echo"));
+      ++refused;
+    }
+  }
+  EXPECT_EQ(ok, 1);
+  EXPECT_EQ(refused, 2);
+  EXPECT_EQ(backends_[0]->service().calls(), 2);
+}
+
+TEST_F(UpstreamTest, QueuedRpcGivesUpAfterPendingTimeout) {
+  backends_.push_back(std::make_unique<TestBackend>("b", BackendOptions{1}));
+  config::v1::Config config = EchoConfig(BackendAddresses());
+  Transport(config).set_max_conns_per_server(1);
+  SetDuration(Transport(config).mutable_forwarding_timeouts()->mutable_pending_timeout(),
+              absl::Milliseconds(200));
+  StartProxy(config, /*workers=*/1);
+  Connect();
+  std::unique_ptr<OpenStream> holder = Open();
+  grpc::Status s = Unary();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(s.error_message(), HasSubstr("became free within 200ms"));
+  Close(*holder);
+}
+
+TEST_F(UpstreamTest, IdleConnectionsAreClosed) {
+  RawH2Server backend(RawH2Server::Behavior::kGrpcStatus, /*grpc_status=*/5);
+  config::v1::Config config = EchoConfig({backend.address()});
+  SetDuration(Transport(config).mutable_forwarding_timeouts()->mutable_idle_conn_timeout(),
+              absl::Milliseconds(100));
+  StartProxy(config, /*workers=*/1);
+  Connect();
+  EXPECT_EQ(Unary().error_code(), grpc::StatusCode::NOT_FOUND);  // the scripted answer
+  EXPECT_EQ(backend.connections_accepted(), 1);
+  EXPECT_TRUE(RawH2Server::WaitFor([&] { return backend.connections_closed() == 1; }));
+  // The next RPC simply connects again.
+  EXPECT_EQ(Unary().error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(backend.connections_accepted(), 2);
+}
+
+TEST_F(UpstreamTest, BlackholedBackendIsDetectedByPing) {
+  RawH2Server backend(RawH2Server::Behavior::kBlackhole);
+  config::v1::Config config = EchoConfig({backend.address()});
+  auto* timeouts = Transport(config).mutable_forwarding_timeouts();
+  SetDuration(timeouts->mutable_read_idle_timeout(), absl::Milliseconds(100));
+  SetDuration(timeouts->mutable_ping_timeout(), absl::Milliseconds(200));
+  StartProxy(config, /*workers=*/1);
+  Connect();
+  grpc::Status s = Unary();  // would hang forever without keepalive
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(s.error_message(), HasSubstr("no PING answer within 200ms"));
+}
+
+TEST_F(UpstreamTest, RefusedStreamsAreRetriedOnAnotherServer) {
+  RawH2Server refusing(RawH2Server::Behavior::kRefuse);
+  backends_.push_back(std::make_unique<TestBackend>("good"));
+  StartProxy(EchoConfig({refusing.address(), backends_[0]->address()}), /*workers=*/1);
+  Connect();
+  for (int i = 0; i < 10; ++i) {
+    EchoResponse resp;
+    grpc::Status s = Unary(&resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.backend_name(), "good");
+  }
+  EXPECT_GE(refusing.streams(), 1);
+}
+
+TEST_F(UpstreamTest, StreamsAboveGoawayAreRetriedOnAnotherServer) {
+  RawH2Server leaving(RawH2Server::Behavior::kGoawayBeforeStream);
+  backends_.push_back(std::make_unique<TestBackend>("good"));
+  StartProxy(EchoConfig({leaving.address(), backends_[0]->address()}), /*workers=*/1);
+  Connect();
+  for (int i = 0; i < 10; ++i) {
+    grpc::Status s = Unary();
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  EXPECT_GE(leaving.streams(), 1);
+}
+
+TEST_F(UpstreamTest, BackendResetsMapToGrpcStatuses) {
+  struct Case {
+    uint32_t rst;
+    grpc::StatusCode want;
+  } cases[] = {
+      {NGHTTP2_INTERNAL_ERROR, grpc::StatusCode::INTERNAL},
+      {NGHTTP2_ENHANCE_YOUR_CALM, grpc::StatusCode::RESOURCE_EXHAUSTED},
+      {NGHTTP2_CANCEL, grpc::StatusCode::CANCELLED},
+  };
+  for (const Case& c : cases) {
+    RawH2Server backend(RawH2Server::Behavior::kReset, 0, c.rst);
+    if (server_) server_->Shutdown();
+    StartProxy(EchoConfig({backend.address()}), /*workers=*/1);
+    Connect();
+    grpc::Status s = Unary();
+    EXPECT_EQ(s.error_code(), c.want) << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr("reset the stream"));
+  }
+}
+
+TEST_F(UpstreamTest, NoRetryOnceTheResponseHasStarted) {
+  RawH2Server backend(RawH2Server::Behavior::kHeadersThenReset);
+  config::v1::Config config = EchoConfig({backend.address()});
+  auto* retry = config.mutable_services()->at("echo").mutable_load_balancer()->mutable_retry();
+  retry->set_attempts(3);
+  retry->add_retry_on("INTERNAL");
+  StartProxy(config, /*workers=*/1);
+  Connect();
+  grpc::Status s = Unary();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(backend.streams(), 1);
+}
+
+}  // namespace
+}  // namespace strait::testing
