@@ -1,0 +1,182 @@
+// Deadlines, retry policies and forwarding headers, against backends that
+// get stuck or fail on purpose.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nghttp2/nghttp2.h>
+
+#include "absl/strings/str_cat.h"
+#include "h2/grpc.h"
+#include "tests/integration/proxy_fixture.h"
+#include "tests/integration/raw_h2_client.h"
+#include "tests/integration/raw_h2_server.h"
+
+namespace strait::testing {
+namespace {
+
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using test::v1::EchoRequest;
+using test::v1::EchoResponse;
+
+void SetDuration(google::protobuf::Duration* d, absl::Duration value) {
+  d->set_seconds(absl::ToInt64Seconds(value));
+  d->set_nanos(absl::ToInt64Nanoseconds(value - absl::Seconds(d->seconds())));
+}
+
+class DeadlineRetryTest : public ProxyTest {
+ protected:
+  config::v1::RetryPolicy* Retry(config::v1::Config& config) {
+    return config.mutable_services()->at("echo").mutable_load_balancer()->mutable_retry();
+  }
+  // Runs one raw gRPC request with `extra` headers; returns its result.
+  RawH2Client::StreamResult RawCall(const HeaderList& extra) {
+    auto client = RawH2Client::Connect(proxy_port());
+    EXPECT_TRUE(client.ok());
+    int32_t id = (*client)->SubmitGrpc("/strait.test.v1.Echo/Unary", "", extra);
+    EXPECT_TRUE((*client)->WaitForClose(id, absl::Seconds(20)));
+    return (*client)->stream(id);
+  }
+  static absl::Duration ForwardedTimeout(const HeaderList& request) {
+    const std::string* value = FindHeader(request, "grpc-timeout");
+    if (value == nullptr) return absl::InfiniteDuration();
+    return h2::ParseGrpcTimeout(*value).value_or(absl::InfiniteDuration());
+  }
+};
+
+TEST_F(DeadlineRetryTest, StraitEndsTheRpcAtItsDeadlineEvenWhenTheBackendIsStuck) {
+  RawH2Server stuck(RawH2Server::Behavior::kStuck);
+  StartProxy(EchoConfig({stuck.address()}), 1);
+  RawH2Client::StreamResult r = RawCall({{"grpc-timeout", "300m"}});
+  ASSERT_NE(FindHeader(r.headers, "grpc-status"), nullptr);
+  EXPECT_EQ(*FindHeader(r.headers, "grpc-status"), "4");
+  EXPECT_THAT(*FindHeader(r.headers, "grpc-message"), HasSubstr("enforced by strait"));
+  // The backend's stream was cancelled, and it was told the budget left.
+  EXPECT_TRUE(RawH2Server::WaitFor([&] { return !stuck.resets_received().empty(); }));
+  EXPECT_THAT(stuck.resets_received(), Contains(static_cast<uint32_t>(NGHTTP2_CANCEL)));
+  ASSERT_EQ(stuck.requests().size(), 1u);
+  absl::Duration forwarded = ForwardedTimeout(stuck.requests()[0]);
+  EXPECT_LE(forwarded, absl::Milliseconds(300));
+  EXPECT_GT(forwarded, absl::ZeroDuration());
+}
+
+TEST_F(DeadlineRetryTest, RouterTimeoutAppliesWhenTheClientSentNone) {
+  RawH2Server stuck(RawH2Server::Behavior::kStuck);
+  config::v1::Config config = EchoConfig({stuck.address()});
+  SetDuration(config.mutable_routers()->at("echo").mutable_timeout(), absl::Milliseconds(250));
+  StartProxy(config, 1);
+  RawH2Client::StreamResult r = RawCall({});
+  ASSERT_NE(FindHeader(r.headers, "grpc-status"), nullptr);
+  EXPECT_EQ(*FindHeader(r.headers, "grpc-status"), "4");
+  ASSERT_EQ(stuck.requests().size(), 1u);
+  EXPECT_LE(ForwardedTimeout(stuck.requests()[0]), absl::Milliseconds(250));
+}
+
+TEST_F(DeadlineRetryTest, RouterTimeoutCapsALongerClientDeadline) {
+  RawH2Server stuck(RawH2Server::Behavior::kStuck);
+  config::v1::Config config = EchoConfig({stuck.address()});
+  SetDuration(config.mutable_routers()->at("echo").mutable_timeout(), absl::Milliseconds(250));
+  StartProxy(config, 1);
+  RawH2Client::StreamResult r = RawCall({{"grpc-timeout", "10S"}});
+  EXPECT_EQ(*FindHeader(r.headers, "grpc-status"), "4");
+  EXPECT_LE(ForwardedTimeout(stuck.requests()[0]), absl::Milliseconds(250));
+}
+
+TEST_F(DeadlineRetryTest, RetryPolicyRetriesUnavailableOnAnotherServer) {
+  RawH2Server failing(RawH2Server::Behavior::kGrpcStatus, 14);
+  backends_.push_back(std::make_unique<TestBackend>("good"));
+  config::v1::Config config = EchoConfig({failing.address(), backends_[0]->address()});
+  Retry(config)->set_attempts(2);
+  Retry(config)->add_retry_on("UNAVAILABLE");
+  StartProxy(config, 1);
+  auto stub = MakeStub(proxy_port());
+  for (int i = 0; i < 20; ++i) {
+    grpc::ClientContext ctx;
+    EchoRequest req;
+    req.set_payload(absl::StrCat("request ", i));
+    EchoResponse resp;
+    grpc::Status s = stub->Unary(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.payload(), absl::StrCat("request ", i));  // the replayed body
+  }
+  EXPECT_GE(failing.streams(), 5);  // round robin sent it its share first
+}
+
+TEST_F(DeadlineRetryTest, WithoutAPolicyTheFailureReachesTheClient) {
+  RawH2Server failing(RawH2Server::Behavior::kGrpcStatus, 14);
+  StartProxy(EchoConfig({failing.address()}), 1);
+  auto stub = MakeStub(proxy_port());
+  grpc::ClientContext ctx;
+  EchoResponse resp;
+  grpc::Status s = stub->Unary(&ctx, EchoRequest(), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(s.error_message(), "scripted");  // the backend's own status, untouched
+  EXPECT_EQ(failing.streams(), 1);
+}
+
+TEST_F(DeadlineRetryTest, AttemptsAreCapped) {
+  RawH2Server a(RawH2Server::Behavior::kGrpcStatus, 14);
+  RawH2Server b(RawH2Server::Behavior::kGrpcStatus, 14);
+  config::v1::Config config = EchoConfig({a.address(), b.address()});
+  Retry(config)->set_attempts(3);
+  StartProxy(config, 1);
+  auto stub = MakeStub(proxy_port());
+  grpc::ClientContext ctx;
+  EchoResponse resp;
+  grpc::Status s = stub->Unary(&ctx, EchoRequest(), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(a.streams() + b.streams(), 3);
+}
+
+TEST_F(DeadlineRetryTest, RequestsLargerThanTheBufferAreNotRetried) {
+  RawH2Server a(RawH2Server::Behavior::kGrpcStatus, 14);
+  RawH2Server b(RawH2Server::Behavior::kGrpcStatus, 14);
+  config::v1::Config config = EchoConfig({a.address(), b.address()});
+  Retry(config)->set_attempts(3);
+  Retry(config)->set_buffer_bytes(1024);
+  StartProxy(config, 1);
+  auto stub = MakeStub(proxy_port());
+  grpc::ClientContext ctx;
+  EchoRequest req;
+  req.set_payload(std::string(100 * 1024, 'p'));
+  EchoResponse resp;
+  EXPECT_EQ(stub->Unary(&ctx, req, &resp).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(a.streams() + b.streams(), 1);
+}
+
+TEST_F(DeadlineRetryTest, PerTryTimeoutMovesOnFromAStuckServer) {
+  RawH2Server stuck(RawH2Server::Behavior::kStuck);
+  backends_.push_back(std::make_unique<TestBackend>("good"));
+  config::v1::Config config = EchoConfig({stuck.address(), backends_[0]->address()});
+  Retry(config)->set_attempts(2);
+  SetDuration(Retry(config)->mutable_per_try_timeout(), absl::Milliseconds(200));
+  StartProxy(config, 1);
+  auto stub = MakeStub(proxy_port());
+  for (int i = 0; i < 4; ++i) {
+    grpc::ClientContext ctx;
+    EchoResponse resp;
+    grpc::Status s = stub->Unary(&ctx, EchoRequest(), &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.backend_name(), "good");
+  }
+  EXPECT_TRUE(RawH2Server::WaitFor([&] { return !stuck.resets_received().empty(); }));
+}
+
+TEST_F(DeadlineRetryTest, ForwardingHeaders) {
+  backends_.push_back(std::make_unique<TestBackend>("b"));
+  config::v1::Config config = EchoConfig(BackendAddresses());
+  config.mutable_services()->at("echo").mutable_load_balancer()->set_pass_host_header(false);
+  StartProxy(config, 1);
+  auto stub = MakeStub(proxy_port());
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("x-forwarded-for", "203.0.113.7");
+  ctx.AddMetadata("x-forwarded-proto", "https");
+  EchoResponse resp;
+  ASSERT_TRUE(stub->Unary(&ctx, EchoRequest(), &resp).ok());
+  EXPECT_EQ(resp.request_metadata().at("x-forwarded-for"), "203.0.113.7, 127.0.0.1");
+  EXPECT_EQ(resp.request_metadata().at("x-forwarded-proto"), "http");
+  // passHostHeader: false sends the server's own host:port.
+  EXPECT_EQ(resp.authority(), backends_[0]->address());
+}
+
+}  // namespace
+}  // namespace strait::testing
