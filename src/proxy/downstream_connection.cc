@@ -1,5 +1,6 @@
 #include "proxy/downstream_connection.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "common/log.h"
@@ -27,7 +28,14 @@ DownstreamConnection::DownstreamConnection(ProxyContext& context,
       io_(context.dispatcher(), fd, /*connecting=*/false, nullptr,
           [this](absl::string_view reason) { OnClosed(reason); }),
       grace_timer_(context.dispatcher(),
-                   [this] { io_.Close("grace period over while draining"); }) {
+                   [this] { io_.Close("grace period over while draining"); }),
+      final_goaway_timer_(context.dispatcher(), [this] {
+        nghttp2_session* s = io_.session();
+        nghttp2_submit_goaway(s, NGHTTP2_FLAG_NONE,
+                              nghttp2_session_get_last_proc_stream_id(s), NGHTTP2_NO_ERROR,
+                              nullptr, 0);
+        io_.Flush();
+      }) {
   io_.set_write_stall_timeout(entry_point.write_stall_timeout);
 }
 
@@ -45,15 +53,18 @@ void DownstreamConnection::Start() {
 void DownstreamConnection::Shutdown(absl::Duration grace) {
   if (shutting_down_ || io_.closed()) return;
   shutting_down_ = true;
-  nghttp2_session* s = io_.session();
-  nghttp2_submit_goaway(s, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(s),
-                        NGHTTP2_NO_ERROR, nullptr, 0);
+  // Two steps, as gRPC servers do: a GOAWAY announcing the end (streams the
+  // client sends meanwhile are still served), then, once it has had time to
+  // arrive, the GOAWAY naming the last stream strait will serve.
+  nghttp2_submit_shutdown_notice(io_.session());
+  final_goaway_timer_.Arm(std::min(kGoawayNoticePeriod, grace));
   grace_timer_.Arm(grace);
   io_.Flush();
 }
 
 void DownstreamConnection::OnClosed(absl::string_view reason) {
   grace_timer_.Disarm();
+  final_goaway_timer_.Disarm();
   STRAIT_LOG(kDebug, "client ", peer_, " closed: ", reason);
   for (auto& [id, stream] : streams_) {
     stream->OnDownstreamClose(NGHTTP2_CANCEL);

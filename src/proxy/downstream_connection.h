@@ -79,6 +79,9 @@ class DownstreamConnection : public event::Deletable {
   absl::flat_hash_map<int32_t, std::unique_ptr<ProxyStream>> streams_;
   h2::SocketSession io_;
   event::Timer grace_timer_;
+  event::Timer final_goaway_timer_;  // second step of a graceful shutdown
+  // Time between the shutdown notice and the final GOAWAY.
+  static constexpr absl::Duration kGoawayNoticePeriod = absl::Milliseconds(500);
   h2::FloodGuard flood_guard_;
   bool shutting_down_ = false;
   bool terminated_ = false;  // GOAWAY(ENHANCE_YOUR_CALM) queued
