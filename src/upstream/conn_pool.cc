@@ -18,7 +18,7 @@ ConnPool::~ConnPool() = default;
 
 absl::Status ConnPool::Open(StreamHandler* handler) {
   for (auto& conn : connections_) {
-    if (conn->accepting()) return conn->Submit(handler);
+    if (conn->accepting() && conn->Submit(handler).ok()) return absl::OkStatus();
   }
   if (pending_.size() >= transport_.max_pending_requests) {
     return absl::ResourceExhaustedError(
