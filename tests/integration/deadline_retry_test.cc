@@ -18,11 +18,6 @@ using ::testing::HasSubstr;
 using test::v1::EchoRequest;
 using test::v1::EchoResponse;
 
-void SetDuration(google::protobuf::Duration* d, absl::Duration value) {
-  d->set_seconds(absl::ToInt64Seconds(value));
-  d->set_nanos(absl::ToInt64Nanoseconds(value - absl::Seconds(d->seconds())));
-}
-
 class DeadlineRetryTest : public ProxyTest {
  protected:
   config::v1::RetryPolicy* Retry(config::v1::Config& config) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "server/server.h"
 #include "strait/config/v1/config.pb.h"
 #include "tests/support/test_backend.h"
@@ -29,6 +30,11 @@ class ProxyTest : public ::testing::Test {
   void TearDown() override;
 
   std::vector<std::string> BackendAddresses() const;
+  static void SetDuration(google::protobuf::Duration* d, absl::Duration value) {
+    d->set_seconds(absl::ToInt64Seconds(value));
+    d->set_nanos(static_cast<int32_t>(
+        absl::ToInt64Nanoseconds(value - absl::Seconds(d->seconds()))));
+  }
   int proxy_port() const { return server_->port("web"); }
   // A fresh channel (its own connection) to strait.
   std::shared_ptr<grpc::Channel> ProxyChannel() const;

@@ -25,10 +25,6 @@ class UpstreamTest : public ProxyTest {
   config::v1::ServersTransport& Transport(config::v1::Config& config) {
     return config.mutable_servers_transports()->at("fast");
   }
-  static void SetDuration(google::protobuf::Duration* d, absl::Duration value) {
-    d->set_seconds(absl::ToInt64Seconds(value));
-    d->set_nanos(absl::ToInt64Nanoseconds(value - absl::Seconds(d->seconds())));
-  }
   grpc::Status Unary(EchoResponse* resp = nullptr) {
     EchoResponse ignored;
     grpc::ClientContext ctx;
