@@ -1,0 +1,110 @@
+// The strait binary itself: `--check` on good and bad files, and signals.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+
+#include "tests/integration/strait_process.h"
+#include "tests/support/test_backend.h"
+
+namespace strait::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string WriteFile(const std::string& name, const std::string& text) {
+  std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+const char kGood[] = R"yaml(
+entryPoints: {web: {address: "127.0.0.1:0"}}
+routers: {api: {rule: "PathPrefix(`/`)", service: api}}
+services:
+  api:
+    loadBalancer:
+      serversTransport: t
+      servers: [{url: "h2c://127.0.0.1:1"}, {url: "h2c://127.0.0.1:2"}]
+serversTransports: {t: {forwardingTimeouts: {dialTimeout: 1s}}}
+)yaml";
+
+TEST(CliTest, CheckAcceptsGoodFiles) {
+  std::string out;
+  std::string path = WriteFile("good.yaml", kGood);
+  EXPECT_EQ(StraitProcess::Run({"--check", path}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr(path + ": ok"));
+  out.clear();
+  std::string example = std::string(STRAIT_SOURCE_DIR) + "/examples/strait.yaml";
+  EXPECT_EQ(StraitProcess::Run({"--check", example}, &out), 0) << out;
+}
+
+TEST(CliTest, CheckNamesFileFieldAndProblem) {
+  struct Case {
+    const char* name;
+    std::string text;
+    std::vector<std::string> want;
+  } cases[] = {
+      {"syntax.yaml", "entryPoints:\n  web: {address: \":80\"\n", {":3:", "YAML syntax error"}},
+      {"unknown.yaml", "entryPoints:\n  web:\n    adress: \":80\"\n",
+       {":3:5: entryPoints.web.adress: unknown field \"adress\""}},
+      {"type.yaml",
+       "services:\n  api:\n    loadBalancer:\n      servers: [{url: h2c://a:1}, {url: [1]}]\n",
+       {"services.api.loadBalancer.servers[1].url: expected a string, got a list"}},
+      {"dangling-service.yaml",
+       "entryPoints: {web: {address: ':0'}}\nrouters: {r: {rule: 'Path(`/`)', service: gone}}\n",
+       {"routers.r.service: no service named \"gone\""}},
+      {"dangling-transport.yaml",
+       "entryPoints: {web: {address: ':0'}}\n"
+       "services: {api: {loadBalancer: {serversTransport: nope, servers: [{url: 'h2c://a:1'}]}}}\n",
+       {"services.api.loadBalancer.serversTransport: no serversTransports entry named \"nope\""}},
+      {"scheme.yaml",
+       "entryPoints: {web: {address: ':0'}}\n"
+       "services: {api: {loadBalancer: {servers: [{url: 'h2c://a:1'}, {url: 'https://b:2'}]}}}\n",
+       {"services.api.loadBalancer.servers[1].url: scheme must be h2c"}},
+      {"port.yaml",
+       "entryPoints: {web: {address: ':0'}}\n"
+       "services: {api: {loadBalancer: {servers: [{url: 'h2c://backend'}]}}}\n",
+       {"services.api.loadBalancer.servers[0].url: missing port"}},
+  };
+  for (const Case& c : cases) {
+    std::string path = WriteFile(c.name, c.text);
+    std::string out;
+    EXPECT_NE(StraitProcess::Run({"--check", path}, &out), 0) << c.name;
+    EXPECT_THAT(out, HasSubstr(path)) << c.name;
+    for (const std::string& want : c.want) EXPECT_THAT(out, HasSubstr(want)) << c.name;
+  }
+}
+
+TEST(CliTest, ConfigWithAnErrorDoesNotStart) {
+  std::string path = WriteFile("bad-run.yaml", "entryPoints:\n  web:\n    adress: x\n");
+  std::string out;
+  EXPECT_NE(StraitProcess::Run({"--config", path}, &out), 0);
+  EXPECT_THAT(out, HasSubstr("entryPoints.web.adress: unknown field"));
+  out.clear();
+  EXPECT_EQ(StraitProcess::Run({"--bogus"}, &out), 2);
+  EXPECT_THAT(out, HasSubstr("usage"));
+}
+
+TEST(CliTest, StopSignalsExitCleanly) {
+  for (int sig : {SIGTERM, SIGINT}) {
+    TestBackend backend("b");
+    StraitProcess strait(std::string(R"yaml(
+entryPoints: {web: {address: "127.0.0.1:0"}}
+routers: {r: {rule: "PathPrefix(`/`)", service: s}}
+services: {s: {loadBalancer: {servers: [{url: "h2c://)yaml") + backend.address() +
+                         "\"}]}}}\n");
+    ASSERT_TRUE(strait.started());
+    // It serves, then stops on the signal with exit code 0.
+    auto stub = MakeStub(strait.port("web"));
+    grpc::ClientContext ctx;
+    test::v1::EchoResponse resp;
+    ASSERT_TRUE(stub->Unary(&ctx, test::v1::EchoRequest(), &resp).ok());
+    strait.Signal(sig);
+    EXPECT_EQ(strait.Wait(), 0) << "signal " << sig;
+  }
+}
+
+}  // namespace
+}  // namespace strait::testing

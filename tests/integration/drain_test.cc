@@ -1,0 +1,181 @@
+// Graceful stops on both sides: strait draining on SIGTERM, and backends
+// restarted one by one under load. Every RPC's final status is counted.
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "tests/integration/proxy_fixture.h"
+#include "tests/integration/raw_h2_server.h"
+#include "tests/integration/strait_process.h"
+
+namespace strait::testing {
+namespace {
+
+using test::v1::EchoRequest;
+using test::v1::EchoResponse;
+
+// Tallies final statuses from many threads.
+class Outcomes {
+ public:
+  void Record(const grpc::Status& status, const std::string& what) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++total_;
+    if (!status.ok()) {
+      ++failed_;
+      if (examples_.size() < 5) {
+        examples_.push_back(absl::StrCat(what, ": ", status.error_code(), " ",
+                                         status.error_message()));
+      }
+    }
+  }
+  int total() const { std::lock_guard<std::mutex> l(mu_); return total_; }
+  int failed() const { std::lock_guard<std::mutex> l(mu_); return failed_; }
+  std::string examples() const {
+    std::lock_guard<std::mutex> l(mu_);
+    std::string out;
+    for (const auto& e : examples_) out += e + "\n";
+    return out;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  int total_ = 0;
+  int failed_ = 0;
+  std::vector<std::string> examples_;
+};
+
+grpc::Status UnaryCall(test::v1::Echo::Stub& stub, int sleep_ms) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  EchoRequest req;
+  req.set_payload("drain me");
+  req.set_sleep_ms(sleep_ms);
+  EchoResponse resp;
+  grpc::Status s = stub.Unary(&ctx, req, &resp);
+  if (s.ok() && resp.payload() != "drain me") return grpc::Status(grpc::DATA_LOSS, "payload");
+  return s;
+}
+
+grpc::Status StreamCall(test::v1::Echo::Stub& stub, int messages, int sleep_ms) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  EchoRequest req;
+  req.set_response_count(messages);
+  req.set_response_size(100);
+  req.set_sleep_ms(sleep_ms);
+  auto reader = stub.ServerStream(&ctx, req);
+  EchoResponse resp;
+  int n = 0;
+  while (reader->Read(&resp)) {
+    if (resp.index() != n++) return grpc::Status(grpc::DATA_LOSS, "out of order");
+  }
+  grpc::Status s = reader->Finish();
+  if (s.ok() && n != messages) return grpc::Status(grpc::DATA_LOSS, absl::StrCat(n, " msgs"));
+  return s;
+}
+
+bool PortRefusesConnections(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool refused = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0;
+  close(fd);
+  return refused;
+}
+
+TEST(DrainTest, SigtermLetsEveryStartedRpcFinishThenExitsZero) {
+  TestBackend backend("b");
+  StraitProcess strait(absl::StrCat(R"yaml(
+entryPoints:
+  web:
+    address: "127.0.0.1:0"
+    transport: {lifeCycle: {graceTimeOut: 20s}}
+routers: {r: {rule: "PathPrefix(`/`)", service: s}}
+services: {s: {loadBalancer: {servers: [{url: "h2c://)yaml",
+                                    backend.address(), "\"}]}}}\n"));
+  ASSERT_TRUE(strait.started());
+  int port = strait.port("web");
+  Outcomes outcomes;
+  std::vector<std::thread> clients;
+  // Several connections, each with long RPCs: unary that take 1 s, streams
+  // that take 1.5 s.
+  for (int c = 0; c < 4; ++c) {
+    auto stub = std::shared_ptr<test::v1::Echo::Stub>(MakeStub(port));
+    for (int i = 0; i < 3; ++i) {
+      clients.emplace_back([&, stub] { outcomes.Record(UnaryCall(*stub, 1000), "unary"); });
+      clients.emplace_back(
+          [&, stub] { outcomes.Record(StreamCall(*stub, 15, 100), "stream"); });
+    }
+  }
+  ASSERT_TRUE(RawH2Server::WaitFor([&] { return backend.service().calls() == 24; }));
+  strait.Signal(SIGTERM);
+  // New connections are refused while the started RPCs run on.
+  EXPECT_TRUE(RawH2Server::WaitFor([&] { return PortRefusesConnections(port); }));
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(outcomes.total(), 24);
+  EXPECT_EQ(outcomes.failed(), 0) << outcomes.examples();
+  EXPECT_EQ(strait.Wait(), 0);
+}
+
+class RollingRestartTest : public ProxyTest {};
+
+TEST_F(RollingRestartTest, RestartingEveryBackendUnderLoadFailsNoRpc) {
+  for (int i = 0; i < 3; ++i) {
+    backends_.push_back(std::make_unique<TestBackend>(absl::StrCat("backend-", i)));
+  }
+  config::v1::Config config = EchoConfig(BackendAddresses());
+  // What strait retries by itself: calls refused (REFUSED_STREAM), above a
+  // GOAWAY's last stream id, or whose connection was refused. A gRPC C++
+  // server also answers calls that reach it while it shuts down with a
+  // trailers-only CANCELLED (a direct gRPC client gets the same); that answer
+  // can mean other things too, so retrying it is the operator's choice:
+  auto* retry = config.mutable_services()->at("echo").mutable_load_balancer()->mutable_retry();
+  retry->set_attempts(3);
+  retry->add_retry_on("UNAVAILABLE");
+  retry->add_retry_on("CANCELLED");
+  StartProxy(config);
+  Outcomes outcomes;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> load;
+  for (int i = 0; i < 4; ++i) {
+    load.emplace_back([&] {
+      auto stub = MakeStub(proxy_port());
+      while (!stop) outcomes.Record(UnaryCall(*stub, 0), "unary");
+    });
+  }
+  for (int i = 0; i < 2; ++i) {
+    load.emplace_back([&] {
+      auto stub = MakeStub(proxy_port());
+      while (!stop) outcomes.Record(StreamCall(*stub, 5, 20), "stream");
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(300));
+  for (auto& backend : backends_) {
+    backend->Restart(absl::Seconds(5));  // GOAWAY, drain, then listen again
+    absl::SleepFor(absl::Milliseconds(300));
+  }
+  stop = true;
+  for (auto& t : load) t.join();
+  EXPECT_GT(outcomes.total(), 100);
+  EXPECT_EQ(outcomes.failed(), 0) << outcomes.total() << " RPCs; first failures:\n"
+                                  << outcomes.examples();
+  for (auto& backend : backends_) {
+    EXPECT_GT(backend->service().calls(), 0) << backend->name() << " serves again";
+  }
+}
+
+}  // namespace
+}  // namespace strait::testing
