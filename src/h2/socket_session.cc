@@ -138,9 +138,20 @@ void SocketSession::Close(absl::string_view reason) {
   flush_.Cancel();
   write_stall_timer_.Disarm();
   io_.SetInterest(false, false);
-  // Shut the socket now so the peer sees the end at once; the fd number is
-  // released in the destructor, after the event is gone.
-  shutdown(fd_, SHUT_RDWR);
+  // Output the peer never took would keep the connection alive in the
+  // kernel (a FIN cannot pass unread data): abort with a reset instead.
+  if (out_offset_ < out_.size()) {
+    linger abort{1, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+  }
+  // Bytes the peer sent that were never read make close() answer with a
+  // reset, which can overtake our last frames (a GOAWAY saying why): read
+  // them away first, then send FIN. The fd number is released in the
+  // destructor, after the event is gone.
+  char discard[16 * 1024];
+  for (int i = 0; i < 64 && recv(fd_, discard, sizeof discard, MSG_DONTWAIT) > 0; ++i) {
+  }
+  shutdown(fd_, SHUT_WR);
   if (on_close_) on_close_(reason);
 }
 

@@ -137,17 +137,16 @@ bool RawH2Client::FlushOut() {
     const uint8_t* data;
     ssize_t n = nghttp2_session_mem_send(session_, &data);
     if (n <= 0) return n == 0;
-    if (send(fd_, data, n, MSG_NOSIGNAL) != n) {
-      connection_closed_ = true;
-      return false;
-    }
+    if (send(fd_, data, n, MSG_NOSIGNAL) != n) return false;
   }
 }
 
 bool RawH2Client::RunUntil(const std::function<bool()>& done, absl::Duration timeout) {
   absl::Time deadline = absl::Now() + timeout;
   while (!done()) {
-    if (connection_closed_ || !FlushOut()) return done();
+    if (connection_closed_) return done();
+    // A failed send (the peer closed) still leaves what it sent to read.
+    FlushOut();
     absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) return false;
     pollfd p{fd_, POLLIN, 0};
