@@ -50,6 +50,13 @@ struct RawH2ServerCallbacks {
   static int OnFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
     auto* c = static_cast<Connection*>(user);
     RawH2Server* s = c->server;
+    if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+      std::lock_guard<std::mutex> lock(s->mu_);
+      for (size_t i = 0; i < frame->settings.niv; ++i) {
+        s->settings_[frame->settings.iv[i].settings_id] = frame->settings.iv[i].value;
+      }
+      return 0;
+    }
     if (frame->hd.type == NGHTTP2_RST_STREAM) {
       std::lock_guard<std::mutex> lock(s->mu_);
       s->resets_.push_back(frame->rst_stream.error_code);
@@ -220,6 +227,10 @@ int RawH2Server::connections_closed() const {
 std::vector<HeaderList> RawH2Server::requests() const {
   std::lock_guard<std::mutex> lock(mu_);
   return requests_;
+}
+std::map<int32_t, uint32_t> RawH2Server::settings_received() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return settings_;
 }
 std::vector<uint32_t> RawH2Server::resets_received() const {
   std::lock_guard<std::mutex> lock(mu_);

@@ -43,6 +43,8 @@ class RawH2Server {
   int connections_closed() const;    // closed by the peer (strait)
   std::vector<HeaderList> requests() const;
   std::vector<uint32_t> resets_received() const;  // RST_STREAM codes from strait
+  // The SETTINGS strait sent (last value per id).
+  std::map<int32_t, uint32_t> settings_received() const;
 
   // Polls `condition` (bounded) until it holds.
   static bool WaitFor(const std::function<bool()>& condition,
@@ -65,6 +67,7 @@ class RawH2Server {
   int closed_ = 0;
   std::vector<HeaderList> requests_;
   std::vector<uint32_t> resets_;
+  std::map<int32_t, uint32_t> settings_;
   std::thread thread_;
 
   friend struct RawH2ServerCallbacks;

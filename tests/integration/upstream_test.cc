@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/integration/proxy_fixture.h"
+#include "tests/integration/raw_h2_client.h"
 #include "tests/integration/raw_h2_server.h"
 
 namespace strait::testing {
@@ -212,6 +213,42 @@ TEST_F(UpstreamTest, NoRetryOnceTheResponseHasStarted) {
   grpc::Status s = Unary();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INTERNAL);
   EXPECT_EQ(backend.streams(), 1);
+}
+
+TEST_F(UpstreamTest, ConfiguredHttp2SettingsAreAdvertisedOnBothSides) {
+  RawH2Server backend(RawH2Server::Behavior::kGrpcStatus, 5);
+  config::v1::Config config = EchoConfig({backend.address()});
+  auto* up = Transport(config).mutable_http2();
+  up->set_max_concurrent_streams(33);
+  up->set_initial_stream_window_size(200000);
+  up->set_max_frame_size(65536);
+  up->set_max_header_list_size(12345);
+  auto* down = config.mutable_entry_points()->at("web").mutable_http2();
+  down->set_max_concurrent_streams(7);
+  down->set_initial_stream_window_size(100000);
+  down->set_max_frame_size(32768);
+  down->set_max_header_list_size(9000);
+  StartProxy(config, 1);
+
+  auto client = RawH2Client::Connect(proxy_port());
+  ASSERT_TRUE(client.ok());
+  nghttp2_session* s = (*client)->session();
+  ASSERT_TRUE((*client)->RunUntil([&] {
+    return nghttp2_session_get_remote_settings(s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS) == 7;
+  }));
+  EXPECT_EQ(nghttp2_session_get_remote_settings(s, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE),
+            100000u);
+  EXPECT_EQ(nghttp2_session_get_remote_settings(s, NGHTTP2_SETTINGS_MAX_FRAME_SIZE), 32768u);
+  EXPECT_EQ(nghttp2_session_get_remote_settings(s, NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE),
+            9000u);
+
+  Connect();
+  EXPECT_EQ(Unary().error_code(), grpc::StatusCode::NOT_FOUND);  // reached the backend
+  std::map<int32_t, uint32_t> sent = backend.settings_received();
+  EXPECT_EQ(sent[NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS], 33u);
+  EXPECT_EQ(sent[NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE], 200000u);
+  EXPECT_EQ(sent[NGHTTP2_SETTINGS_MAX_FRAME_SIZE], 65536u);
+  EXPECT_EQ(sent[NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE], 12345u);
 }
 
 }  // namespace
