@@ -43,6 +43,24 @@ class ByteQueue {
     return copied;
   }
 
+  // Appends up to `max` bytes to `out` and drops them; returns the count.
+  size_t ReadInto(std::string* out, size_t max) {
+    size_t copied = 0;
+    while (copied < max && !chunks_.empty()) {
+      std::string& front = chunks_.front();
+      size_t n = std::min(max - copied, front.size() - offset_);
+      out->append(front, offset_, n);
+      copied += n;
+      offset_ += n;
+      if (offset_ == front.size()) {
+        chunks_.pop_front();
+        offset_ = 0;
+      }
+    }
+    size_ -= copied;
+    return copied;
+  }
+
   // Puts everything in `front` before what is queued here.
   void Prepend(ByteQueue&& front) {
     if (front.offset_ > 0 && !front.chunks_.empty()) {

@@ -91,12 +91,15 @@ void SocketSession::Flush() {
   for (;;) {
     while (out_.size() - out_offset_ < kOutHighWater) {
       const uint8_t* data = nullptr;
+      size_t before = out_.size();
       ssize_t n = nghttp2_session_mem_send(session_, &data);
       if (n < 0) {
         Close(absl::StrCat("HTTP/2 send error: ", nghttp2_strerror(n)));
         return;
       }
-      if (n == 0) break;
+      // DATA frames sent without a copy were appended by the send_data
+      // callback and make mem_send return 0: keep going while it produced.
+      if (n == 0 && out_.size() == before) break;
       out_.append(reinterpret_cast<const char*>(data), n);
     }
     if (out_offset_ == out_.size()) break;

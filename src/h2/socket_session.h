@@ -49,6 +49,12 @@ class SocketSession {
   void ScheduleFlush() { flush_.Schedule(); }
   // Sends what nghttp2 has queued; closes when the session is finished.
   void Flush();
+  // For nghttp2's send_data_callback (DATA sent without a copy into
+  // nghttp2): appends one frame header; the payload is appended by the
+  // caller to output(). Returns whether the output buffer is full, i.e.
+  // nghttp2 should pause (NGHTTP2_ERR_PAUSE) until it was written.
+  std::string* output() { return &out_; }
+  bool output_full() const { return out_.size() - out_offset_ >= kOutHighWater; }
   // Closes the socket now (what is still queued is dropped).
   void Close(absl::string_view reason);
   bool closed() const { return closed_; }

@@ -210,12 +210,25 @@ int DownstreamConnection::OnStreamClose(nghttp2_session* session, int32_t stream
 }
 
 ssize_t DownstreamConnection::ReadBody(nghttp2_session* session, int32_t stream_id,
-                                       uint8_t* buf, size_t length, uint32_t* data_flags,
+                                       uint8_t*, size_t length, uint32_t* data_flags,
                                        nghttp2_data_source*, void*) {
   auto* stream =
       static_cast<ProxyStream*>(nghttp2_session_get_stream_user_data(session, stream_id));
   if (stream == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  return stream->ReadResponseBody(buf, length, data_flags);
+  return stream->ReadResponseBody(length, data_flags);
+}
+
+int DownstreamConnection::SendData(nghttp2_session* session, nghttp2_frame* frame,
+                                   const uint8_t* framehd, size_t length,
+                                   nghttp2_data_source*, void* user_data) {
+  auto* stream = static_cast<ProxyStream*>(
+      nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+  if (stream == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  h2::SocketSession& io = Self(user_data)->io_;
+  // strait never pads, so the frame is its header and the payload.
+  io.output()->append(reinterpret_cast<const char*>(framehd), 9);
+  stream->WriteResponseBody(length, io.output());
+  return io.output_full() ? NGHTTP2_ERR_PAUSE : 0;
 }
 
 nghttp2_session_callbacks* DownstreamConnection::Callbacks() {
@@ -233,6 +246,7 @@ nghttp2_session_callbacks* DownstreamConnection::Callbacks() {
         cb, &DownstreamConnection::OnDataChunkRecv);
     nghttp2_session_callbacks_set_on_stream_close_callback(
         cb, &DownstreamConnection::OnStreamClose);
+    nghttp2_session_callbacks_set_send_data_callback(cb, &DownstreamConnection::SendData);
     return cb;
   }();
   return callbacks;

@@ -68,6 +68,8 @@ class DownstreamConnection : public event::Deletable {
   static int OnStreamClose(nghttp2_session*, int32_t, uint32_t, void*);
   static ssize_t ReadBody(nghttp2_session*, int32_t, uint8_t*, size_t, uint32_t*,
                           nghttp2_data_source*, void*);
+  static int SendData(nghttp2_session*, nghttp2_frame*, const uint8_t*, size_t,
+                      nghttp2_data_source*, void*);
 
   ProxyContext& context_;
   const std::string entry_point_;

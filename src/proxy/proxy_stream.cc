@@ -205,10 +205,10 @@ void ProxyStream::OnDownstreamClose(uint32_t error_code) {
   response_state_ = ResponseState::kFinished;
 }
 
-ssize_t ProxyStream::ReadResponseBody(uint8_t* buf, size_t length, uint32_t* data_flags) {
-  size_t n = to_downstream_.Read(buf, length);
-  CreditUpstream(n);
-  if (to_downstream_.empty() && response_complete_) {
+ssize_t ProxyStream::ReadResponseBody(size_t length, uint32_t* data_flags) {
+  size_t n = std::min(length, to_downstream_.size());
+  if (n > 0) *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  if (n == to_downstream_.size() && response_complete_) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF;
     if (!trailers_.empty()) {
       *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
@@ -219,6 +219,10 @@ ssize_t ProxyStream::ReadResponseBody(uint8_t* buf, size_t length, uint32_t* dat
   }
   if (n == 0) return NGHTTP2_ERR_DEFERRED;
   return static_cast<ssize_t>(n);
+}
+
+void ProxyStream::WriteResponseBody(size_t length, std::string* out) {
+  CreditUpstream(to_downstream_.ReadInto(out, length));
 }
 
 // --- Upstream side -----------------------------------------------------------
@@ -236,8 +240,20 @@ void ProxyStream::OnUpstreamOpened(upstream::UpstreamConnection* connection,
   }
 }
 
-ssize_t ProxyStream::ReadRequestBody(uint8_t* buf, size_t length, uint32_t* data_flags) {
-  size_t n = to_upstream_.Read(buf, length);
+ssize_t ProxyStream::ReadRequestBody(size_t length, uint32_t* data_flags) {
+  size_t n = std::min(length, to_upstream_.size());
+  if (n > 0) *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  if (n == to_upstream_.size() && request_complete_) {
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    return static_cast<ssize_t>(n);
+  }
+  if (n == 0) return NGHTTP2_ERR_DEFERRED;
+  return static_cast<ssize_t>(n);
+}
+
+void ProxyStream::WriteRequestBody(size_t length, std::string* out) {
+  size_t start = out->size();
+  size_t n = to_upstream_.ReadInto(out, length);
   // The upstream session has taken these bytes: now the client may send
   // more (except for replayed bytes, credited the first time round).
   size_t replayed = std::min(n, precredited_);
@@ -245,18 +261,12 @@ ssize_t ProxyStream::ReadRequestBody(uint8_t* buf, size_t length, uint32_t* data
   downstream_.Consume(stream_id_, n - replayed);
   if (replayable_ && n > 0) {
     if (replay_.size() + n <= service_->retry.buffer_bytes) {
-      replay_.Append(buf, n);
+      replay_.Append(reinterpret_cast<const uint8_t*>(out->data() + start), n);
     } else {
       replayable_ = false;
       replay_.Clear();
     }
   }
-  if (to_upstream_.empty() && request_complete_) {
-    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-    return static_cast<ssize_t>(n);
-  }
-  if (n == 0) return NGHTTP2_ERR_DEFERRED;
-  return static_cast<ssize_t>(n);
 }
 
 void ProxyStream::OnResponseHeader(upstream::HeaderBlock block, absl::string_view name,

@@ -57,14 +57,17 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   void OnRequestEnd();
   // The client's stream closed; no call follows but the destructor.
   void OnDownstreamClose(uint32_t error_code);
-  // nghttp2 data source for the response body sent to the client.
-  ssize_t ReadResponseBody(uint8_t* buf, size_t length, uint32_t* data_flags);
+  // nghttp2 data source for the response body sent to the client, in the
+  // same no-copy shape as ReadRequestBody/WriteRequestBody.
+  ssize_t ReadResponseBody(size_t length, uint32_t* data_flags);
+  void WriteResponseBody(size_t length, std::string* out);
 
   // upstream::StreamHandler
   HeaderList RequestHeaders(bool* end_stream) override;
   void OnUpstreamOpened(upstream::UpstreamConnection* connection,
                         int32_t stream_id) override;
-  ssize_t ReadRequestBody(uint8_t* buf, size_t length, uint32_t* data_flags) override;
+  ssize_t ReadRequestBody(size_t length, uint32_t* data_flags) override;
+  void WriteRequestBody(size_t length, std::string* out) override;
   void OnResponseHeader(upstream::HeaderBlock block, absl::string_view name,
                         absl::string_view value) override;
   void OnResponseHeadersDone(upstream::HeaderBlock block, bool end_stream) override;

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <string>
 #include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
@@ -35,11 +36,14 @@ class StreamHandler {
   // returned, possibly later from the pool's queue).
   virtual void OnUpstreamOpened(UpstreamConnection* connection, int32_t stream_id) = 0;
 
-  // nghttp2 data source for the request body: copy up to `length` bytes into
-  // `buf`; set NGHTTP2_DATA_FLAG_EOF in `data_flags` at the end; return
-  // NGHTTP2_ERR_DEFERRED when nothing is queued yet.
-  virtual ssize_t ReadRequestBody(uint8_t* buf, size_t length,
-                                  uint32_t* data_flags) = 0;
+  // nghttp2 data source for the request body, without copying: return how
+  // many queued bytes (at most `length`) the next DATA frame carries, with
+  // NGHTTP2_DATA_FLAG_NO_COPY (and NGHTTP2_DATA_FLAG_EOF at the end) in
+  // `data_flags`; NGHTTP2_ERR_DEFERRED when nothing is queued yet.
+  virtual ssize_t ReadRequestBody(size_t length, uint32_t* data_flags) = 0;
+  // The frame is going out now: append exactly `length` queued bytes to
+  // `out`.
+  virtual void WriteRequestBody(size_t length, std::string* out) = 0;
 
   virtual void OnResponseHeader(HeaderBlock block, absl::string_view name,
                                 absl::string_view value) = 0;

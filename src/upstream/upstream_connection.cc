@@ -276,14 +276,26 @@ int UpstreamConnection::OnStreamClose(nghttp2_session*, int32_t stream_id,
   return 0;
 }
 
-ssize_t UpstreamConnection::ReadBody(nghttp2_session* session, int32_t stream_id,
-                                     uint8_t* buf, size_t length,
-                                     uint32_t* data_flags, nghttp2_data_source*,
-                                     void*) {
+ssize_t UpstreamConnection::ReadBody(nghttp2_session* session, int32_t stream_id, uint8_t*,
+                                     size_t length, uint32_t* data_flags,
+                                     nghttp2_data_source*, void*) {
   auto* handler = static_cast<StreamHandler*>(
       nghttp2_session_get_stream_user_data(session, stream_id));
   if (handler == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  return handler->ReadRequestBody(buf, length, data_flags);
+  return handler->ReadRequestBody(length, data_flags);
+}
+
+int UpstreamConnection::SendData(nghttp2_session* session, nghttp2_frame* frame,
+                                 const uint8_t* framehd, size_t length,
+                                 nghttp2_data_source*, void* user_data) {
+  auto* handler = static_cast<StreamHandler*>(
+      nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+  if (handler == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  h2::SocketSession& io = *Self(user_data)->io_;
+  // strait never pads, so the frame is its header and the payload.
+  io.output()->append(reinterpret_cast<const char*>(framehd), 9);
+  handler->WriteRequestBody(length, io.output());
+  return io.output_full() ? NGHTTP2_ERR_PAUSE : 0;
 }
 
 nghttp2_session_callbacks* UpstreamConnection::Callbacks() {
@@ -297,6 +309,7 @@ nghttp2_session_callbacks* UpstreamConnection::Callbacks() {
         cb, &UpstreamConnection::OnDataChunkRecv);
     nghttp2_session_callbacks_set_on_stream_close_callback(
         cb, &UpstreamConnection::OnStreamClose);
+    nghttp2_session_callbacks_set_send_data_callback(cb, &UpstreamConnection::SendData);
     return cb;
   }();
   return callbacks;
