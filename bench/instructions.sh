@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Instructions strait executes for a fixed workload, counted by callgrind:
+# repeatable whatever else the machine is doing, so a change's cost can be
+# compared before/after on a shared machine.
+#
+#   bench/instructions.sh [strait-binary]     (default: build/src/server/strait)
+#
+# Prints instructions per MiB carried (200 x 1 MiB responses) and per small
+# request (5000 requests), each measured in its own strait process, in front
+# of nghttpd.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:-build/src/server/strait}
+command -v valgrind >/dev/null && command -v h2load >/dev/null && command -v nghttpd >/dev/null || {
+  echo "bench: needs valgrind, h2load and nghttpd (apt-get install valgrind nghttp2-client nghttp2-server)" >&2
+  exit 1
+}
+dir=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
+echo "hello" > "$dir/index.html"
+head -c 1048576 /dev/urandom > "$dir/1m.bin"
+nghttpd --no-tls -d "$dir" 18680 >/dev/null 2>&1 &
+cat > "$dir/strait.yaml" <<'YAML'
+entryPoints: {web: {address: "127.0.0.1:18681"}}
+routers: {all: {rule: "PathPrefix(`/`)", service: s}}
+services: {s: {loadBalancer: {servers: [{url: "h2c://127.0.0.1:18680"}]}}}
+YAML
+
+count() {  # h2load args... -> instructions strait executed (startup included)
+  valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" "$bin" --config "$dir/strait.yaml" \
+    --workers 1 --log-level warn >/dev/null 2>"$dir/cg.err" &
+  local pid=$!
+  # Ready once the port accepts (valgrind starts slowly).
+  for _ in $(seq 200); do
+    (exec 3<>/dev/tcp/127.0.0.1/18681) 2>/dev/null && break
+    sleep 0.1
+  done
+  h2load "$@" >/dev/null 2>&1
+  kill -INT "$pid"
+  wait "$pid" || true
+  awk '/Collected/ {print $4}' "$dir/cg.err"
+}
+idle=$(count -n 1 http://127.0.0.1:18681/index.html)
+big=$(count -n 200 -c 2 -m 2 http://127.0.0.1:18681/1m.bin)
+small=$(count -n 5000 -c 4 -m 16 http://127.0.0.1:18681/index.html)
+echo "per MiB carried:     $(( (big - idle) / 200 )) instructions"
+echo "per small request:   $(( (small - idle) / 5000 )) instructions"
