@@ -4,11 +4,17 @@
 #include <gtest/gtest.h>
 #include <nghttp2/nghttp2.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "tests/integration/proxy_fixture.h"
 #include "tests/integration/raw_h2_client.h"
 #include "tests/integration/raw_h2_server.h"
@@ -126,6 +132,54 @@ TEST_F(UpstreamTest, QueuedRpcGivesUpAfterPendingTimeout) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(s.error_message(), HasSubstr("became free within 200ms"));
   Close(*holder);
+}
+
+// A listening socket whose accept queue is full: the kernel drops further
+// SYNs, so a connect to it hangs, as to a blackholed address, without
+// leaving loopback.
+class FullListener {
+ public:
+  FullListener() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    listen(fd_, 0);
+    socklen_t len = sizeof addr;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    // Fill the queue (never accepted).
+    for (int i = 0; i < 4; ++i) {
+      int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+      fillers_.push_back(c);
+    }
+    absl::SleepFor(absl::Milliseconds(50));  // let the handshakes settle
+  }
+  ~FullListener() {
+    for (int c : fillers_) close(c);
+    close(fd_);
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_;
+  int port_;
+  std::vector<int> fillers_;
+};
+
+TEST_F(UpstreamTest, DialTimeoutIsUnavailableNamingTheService) {
+  FullListener blackhole;
+  config::v1::Config config = EchoConfig({blackhole.address()});
+  SetDuration(Transport(config).mutable_forwarding_timeouts()->mutable_dial_timeout(),
+              absl::Milliseconds(200));
+  StartProxy(config, 1);
+  Connect();
+  grpc::Status s = Unary();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(s.error_message(), HasSubstr("service echo"));
+  EXPECT_THAT(s.error_message(), HasSubstr("no connection within 200ms"));
 }
 
 TEST_F(UpstreamTest, IdleConnectionsAreClosed) {
