@@ -3,7 +3,9 @@
 //   strait --config FILE [--workers N] [--log-level debug|info|warn|error]
 //   strait --check FILE
 //
-// SIGINT/SIGTERM drain gracefully and exit 0.
+// SIGINT/SIGTERM drain gracefully and exit 0. SIGHUP reloads FILE: a valid
+// file replaces the running configuration for new RPCs; an invalid one is
+// reported and the running configuration stays.
 #include <signal.h>
 
 #include <cstdio>
@@ -89,6 +91,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -106,7 +109,19 @@ int main(int argc, char** argv) {
   }
 
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  for (;;) {
+    sigwait(&stop_signals, &signal_number);
+    if (signal_number != SIGHUP) break;
+    absl::StatusOr<strait::config::v1::Config> next =
+        strait::config::LoadAndValidate(config_path);
+    absl::Status reloaded = next.ok() ? (*server)->Reload(*next) : next.status();
+    if (reloaded.ok()) {
+      STRAIT_LOG(kInfo, "reloaded ", config_path);
+    } else {
+      STRAIT_LOG(kError, "reload of ", config_path,
+                 " refused, the running configuration stays: ", reloaded.message());
+    }
+  }
   STRAIT_LOG(kInfo, "received ", strsignal(signal_number), ": draining");
   (*server)->Shutdown();
   STRAIT_LOG(kInfo, "stopped");

@@ -54,6 +54,27 @@ class Server::Impl {
     return absl::OkStatus();
   }
 
+  absl::Status Reload(const config::v1::Config& config) {
+    absl::StatusOr<std::shared_ptr<const config::Snapshot>> next =
+        config::Snapshot::Compile(config);
+    if (!next.ok()) return next.status();
+    const auto& old_eps = snapshot_->entry_points();
+    const auto& new_eps = (*next)->entry_points();
+    bool same = old_eps.size() == new_eps.size();
+    for (auto it = old_eps.begin(), jt = new_eps.begin(); same && it != old_eps.end();
+         ++it, ++jt) {
+      same = it->first == jt->first &&
+             net::FormatHostPort(it->second.address) == net::FormatHostPort(jt->second.address);
+    }
+    if (!same) {
+      return absl::FailedPreconditionError(
+          "entryPoints: names and addresses cannot change while strait runs; restart it");
+    }
+    snapshot_ = std::move(*next);
+    for (auto& worker : workers_) worker->PostSnapshot(snapshot_);
+    return absl::OkStatus();
+  }
+
   int port(absl::string_view entry_point) const {
     auto it = ports_.find(std::string(entry_point));
     return it == ports_.end() ? -1 : it->second;
@@ -91,6 +112,7 @@ Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() = default;
 absl::Status Server::Start() { return impl_->Start(); }
 int Server::port(absl::string_view entry_point) const { return impl_->port(entry_point); }
+absl::Status Server::Reload(const config::v1::Config& config) { return impl_->Reload(config); }
 void Server::Shutdown() { impl_->Shutdown(); }
 
 }  // namespace strait::server

@@ -30,6 +30,11 @@ class Server {
   absl::Status Start();
   // The bound port of an entry point (resolves port 0); -1 if unknown.
   int port(absl::string_view entry_point) const;
+  // Replaces the running configuration: validates and compiles `config`,
+  // then hands it to every worker; RPCs already running keep the one they
+  // started with. Entry points (names and addresses) cannot change while
+  // running. Returns once every worker has been sent the new snapshot.
+  absl::Status Reload(const config::v1::Config& config);
   // Graceful stop: stop accepting, GOAWAY to clients, let in-flight streams
   // finish up to each entry point's grace period, then close what remains.
   // Returns once every worker has exited.

@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "absl/time/clock.h"
 #include "tests/integration/strait_process.h"
 #include "tests/support/test_backend.h"
 
@@ -104,6 +105,44 @@ services: {s: {loadBalancer: {servers: [{url: "h2c://)yaml") + backend.address()
     strait.Signal(sig);
     EXPECT_EQ(strait.Wait(), 0) << "signal " << sig;
   }
+}
+
+TEST(CliTest, SighupReloadsTheFileAndKeepsTheOldOneWhenTheNewIsBad) {
+  TestBackend first("first"), second("second");
+  auto config_for = [](const TestBackend& b) {
+    return std::string(R"yaml(
+entryPoints: {web: {address: "127.0.0.1:0"}}
+routers: {r: {rule: "PathPrefix(`/`)", service: s}}
+services: {s: {loadBalancer: {servers: [{url: "h2c://)yaml") +
+           b.address() + "\"}]}}}\n";
+  };
+  StraitProcess strait(config_for(first));
+  ASSERT_TRUE(strait.started());
+  auto served_by = [&] {
+    auto stub = MakeStub(strait.port("web"));  // a new connection each time
+    grpc::ClientContext ctx;
+    test::v1::EchoResponse resp;
+    grpc::Status s = stub->Unary(&ctx, test::v1::EchoRequest(), &resp);
+    return s.ok() ? resp.backend_name() : "error: " + s.error_message();
+  };
+  EXPECT_EQ(served_by(), "first");
+
+  // A bad file is refused; strait keeps serving with what it had.
+  std::ofstream(strait.config_path()) << "entryPoints: {web: {adress: x}}\n";
+  strait.Signal(SIGHUP);
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(served_by(), "first");
+
+  std::ofstream(strait.config_path()) << config_for(second);
+  strait.Signal(SIGHUP);
+  bool switched = false;
+  for (int i = 0; i < 200 && !switched; ++i) {
+    switched = served_by() == "second";
+    if (!switched) absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_TRUE(switched);
+  strait.Signal(SIGTERM);
+  EXPECT_EQ(strait.Wait(), 0);
 }
 
 }  // namespace

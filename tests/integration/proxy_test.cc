@@ -346,6 +346,49 @@ TEST_F(ProxyDataPathTest, KilledBackendEndsItsStreamsWhileOthersKeepServing) {
   }
 }
 
+TEST_F(ProxyDataPathTest, ReloadMovesNewRpcsAndKeepsRunningStreams) {
+  StartAll(2, /*workers=*/1);
+  config::v1::Config only_second = EchoConfig({backends_[1]->address()});
+  auto stub = MakeStub(proxy_port());
+  // A stream that starts before the reload stays where it began.
+  grpc::ClientContext ctx;
+  auto stream = stub->Bidi(&ctx);
+  EchoRequest req;
+  EchoResponse resp;
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(stream->Read(&resp));
+  std::string stream_backend = resp.backend_name();
+
+  ASSERT_TRUE(server_->Reload(only_second).ok());
+  bool moved = false;
+  for (int i = 0; i < 100 && !moved; ++i) {  // workers pick it up on their next turn
+    grpc::ClientContext c;
+    EchoResponse r;
+    ASSERT_TRUE(stub->Unary(&c, EchoRequest(), &r).ok());
+    moved = r.backend_name() == "backend-1";
+  }
+  EXPECT_TRUE(moved);
+  for (int i = 0; i < 10; ++i) {
+    grpc::ClientContext c;
+    EchoResponse r;
+    ASSERT_TRUE(stub->Unary(&c, EchoRequest(), &r).ok());
+    EXPECT_EQ(r.backend_name(), "backend-1");
+  }
+  ASSERT_TRUE(stream->Write(req));
+  ASSERT_TRUE(stream->Read(&resp));
+  EXPECT_EQ(resp.backend_name(), stream_backend);
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+
+  // Entry points cannot move while running; bad configs change nothing.
+  config::v1::Config moved_entry = only_second;
+  (*moved_entry.mutable_entry_points())["web"].set_address("127.0.0.1:1");
+  EXPECT_EQ(server_->Reload(moved_entry).code(), absl::StatusCode::kFailedPrecondition);
+  config::v1::Config dangling = only_second;
+  dangling.mutable_routers()->at("echo").set_service("nope");
+  EXPECT_THAT(server_->Reload(dangling).message(), HasSubstr("routers.echo.service"));
+}
+
 TEST_F(ProxyDataPathTest, ShutdownLetsInFlightStreamsFinish) {
   StartAll(1);
   auto stub = MakeStub(proxy_port());

@@ -24,6 +24,7 @@ class StraitProcess {
   bool started() const { return pid_ > 0 && !ports_.empty(); }
   int port(const std::string& entry_point) const;
   pid_t pid() const { return pid_; }
+  const std::string& config_path() const { return config_path_; }
   // VmRSS of the process in bytes (0 if it is gone).
   size_t ResidentBytes() const;
   void Signal(int signal_number);
