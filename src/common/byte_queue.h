@@ -3,7 +3,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <deque>
 #include <string>
 
@@ -23,24 +22,6 @@ class ByteQueue {
       chunks_.emplace_back(reinterpret_cast<const char*>(data), length);
     }
     size_ += length;
-  }
-
-  // Copies up to `max` bytes into `out` and drops them; returns the count.
-  size_t Read(uint8_t* out, size_t max) {
-    size_t copied = 0;
-    while (copied < max && !chunks_.empty()) {
-      std::string& front = chunks_.front();
-      size_t n = std::min(max - copied, front.size() - offset_);
-      memcpy(out + copied, front.data() + offset_, n);
-      copied += n;
-      offset_ += n;
-      if (offset_ == front.size()) {
-        chunks_.pop_front();
-        offset_ = 0;
-      }
-    }
-    size_ -= copied;
-    return copied;
   }
 
   // Appends up to `max` bytes to `out` and drops them; returns the count.

@@ -9,10 +9,9 @@ namespace {
 
 std::string ReadAll(ByteQueue& q, size_t step) {
   std::string out;
-  uint8_t buf[64];
   while (!q.empty()) {
-    size_t n = q.Read(buf, std::min(step, sizeof buf));
-    out.append(reinterpret_cast<char*>(buf), n);
+    size_t queued = q.size();
+    EXPECT_EQ(q.ReadInto(&out, step), std::min(step, queued));
   }
   return out;
 }
@@ -43,8 +42,9 @@ TEST(ByteQueueTest, ClearDropsEverything) {
   q.Append(reinterpret_cast<const uint8_t*>("abc"), 3);
   q.Clear();
   EXPECT_TRUE(q.empty());
-  uint8_t b;
-  EXPECT_EQ(q.Read(&b, 1), 0u);
+  std::string out;
+  EXPECT_EQ(q.ReadInto(&out, 1), 0u);
+  EXPECT_TRUE(out.empty());
 }
 
 }  // namespace
@@ -56,10 +56,10 @@ namespace {
 TEST(ByteQueueTest, PrependPutsTheOtherQueueFirst) {
   ByteQueue q, front;
   q.Append(reinterpret_cast<const uint8_t*>("xxtail"), 6);
-  uint8_t skip[2];
-  q.Read(skip, 2);  // q is "tail" with a read offset
+  std::string skip;
+  q.ReadInto(&skip, 2);  // q is "tail" with a read offset
   front.Append(reinterpret_cast<const uint8_t*>("..head-"), 7);
-  front.Read(skip, 2);  // front is "head-" with a read offset
+  front.ReadInto(&skip, 2);  // front is "head-" with a read offset
   q.Prepend(std::move(front));
   EXPECT_TRUE(front.empty());
   EXPECT_EQ(q.size(), 9u);
