@@ -123,17 +123,22 @@ struct RawH2ServerCallbacks {
   }
 };
 
-RawH2Server::RawH2Server(Behavior behavior, int grpc_status, uint32_t reset_code)
-    : behavior_(behavior), grpc_status_(grpc_status), reset_code_(reset_code) {
-  listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+int ListenOnLoopback(int backlog, int* port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  listen(listen_fd_, 64);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  listen(fd, backlog);
   socklen_t len = sizeof addr;
-  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-  port_ = ntohs(addr.sin_port);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  *port = ntohs(addr.sin_port);
+  return fd;
+}
+
+RawH2Server::RawH2Server(Behavior behavior, int grpc_status, uint32_t reset_code)
+    : behavior_(behavior), grpc_status_(grpc_status), reset_code_(reset_code) {
+  listen_fd_ = ListenOnLoopback(64, &port_);
   thread_ = std::thread([this] { Loop(); });
 }
 

@@ -15,6 +15,10 @@
 
 namespace strait::testing {
 
+// A listening TCP socket on 127.0.0.1 with a port chosen by the system.
+// Returns the fd; `port` receives the port.
+int ListenOnLoopback(int backlog, int* port);
+
 // A scripted HTTP/2 backend built on nghttp2, for the ways a backend can
 // misbehave that a gRPC server will not show on demand: refusing or
 // resetting streams, GOAWAY, never answering, going silent. Listens on
