@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "config/validate.h"
 #include "net/socket.h"
+#include "upstream/conn_pool.h"
 
 namespace strait::config {
 namespace {
@@ -116,6 +117,9 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
           .authority = net::FormatHostPort(parsed->host_port),
           .address = *address,
       });
+    }
+    for (const upstream::Backend& backend : entry.backends) {
+      entry.pool_keys.push_back(upstream::PoolKey(entry.transport, backend));
     }
     snapshot->services_.emplace(name, std::move(entry));
   }

@@ -44,6 +44,7 @@ struct RetryPolicy {
 struct ServiceEntry {
   std::string name;
   std::vector<upstream::Backend> backends;  // never empty
+  std::vector<std::string> pool_keys;       // upstream::PoolKey of each backend
   upstream::TransportSettings transport;
   bool pass_host_header = true;
   RetryPolicy retry;

@@ -128,25 +128,27 @@ void FileEvent::SetInterest(bool read, bool write) {
 }
 
 Timer::Timer(Dispatcher& dispatcher, std::function<void()> cb)
-    : cb_(std::move(cb)) {
-  ev_ = evtimer_new(
-      dispatcher.base(),
-      [](evutil_socket_t, short, void* self) {
-        static_cast<Timer*>(self)->cb_();
-      },
-      this);
+    : dispatcher_(dispatcher), cb_(std::move(cb)) {}
+
+Timer::~Timer() {
+  if (ev_ != nullptr) event_free(ev_);
 }
 
-Timer::~Timer() { event_free(ev_); }
-
 void Timer::Arm(absl::Duration after) {
+  if (ev_ == nullptr) {
+    ev_ = evtimer_new(
+        dispatcher_.base(),
+        [](evutil_socket_t, short, void* self) { static_cast<Timer*>(self)->cb_(); }, this);
+  }
   timeval tv = DurationToTimeval(after);
   evtimer_add(ev_, &tv);
 }
 
-void Timer::Disarm() { evtimer_del(ev_); }
+void Timer::Disarm() {
+  if (ev_ != nullptr) evtimer_del(ev_);
+}
 
-bool Timer::armed() const { return evtimer_pending(ev_, nullptr) != 0; }
+bool Timer::armed() const { return ev_ != nullptr && evtimer_pending(ev_, nullptr) != 0; }
 
 DeferredCall::DeferredCall(Dispatcher& dispatcher, std::function<void()> cb)
     : cb_(std::move(cb)) {

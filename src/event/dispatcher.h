@@ -81,7 +81,8 @@ class FileEvent {
   std::function<void(uint32_t)> cb_;
 };
 
-// A one-shot timer, re-armable. Loop-thread-only.
+// A one-shot timer, re-armable. Loop-thread-only. The event is made on first
+// Arm(): most per-stream timers are never armed.
 class Timer {
  public:
   Timer(Dispatcher& dispatcher, std::function<void()> cb);
@@ -93,7 +94,8 @@ class Timer {
   bool armed() const;
 
  private:
-  ::event* ev_;
+  Dispatcher& dispatcher_;
+  ::event* ev_ = nullptr;
   std::function<void()> cb_;
 };
 

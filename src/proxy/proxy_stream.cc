@@ -50,7 +50,11 @@ ProxyStream::ProxyStream(DownstreamConnection& downstream, int32_t stream_id,
                                                 absl::FormatDuration(
                                                     service_->retry.per_try_timeout)));
                      }),
-      retry_backoff_timer_(downstream.context().dispatcher(), [this] { StartAttempt(); }) {}
+      retry_backoff_timer_(downstream.context().dispatcher(), [this] { StartAttempt(); }) {
+  // Typical gRPC header lists fit without regrowing (and re-copying).
+  request_headers_.reserve(16);
+  response_headers_.reserve(8);
+}
 
 ProxyStream::~ProxyStream() {
   // Normally OnDownstreamClose ran first; this covers teardown paths too.
@@ -128,7 +132,8 @@ void ProxyStream::StartAttempt() {
     backend_ = &context.Pick(*service_);
   }
   tried_.push_back(backend_);
-  upstream::ConnPool& pool = context.pools().Get(service_->transport, *backend_);
+  const std::string& key = service_->pool_keys[backend_ - service_->backends.data()];
+  upstream::ConnPool& pool = context.pools().Get(key, service_->transport, *backend_);
   waiting_in_ = &pool;
   // May call OnUpstreamOpened or OnUpstreamFailure before it returns.
   absl::Status status = pool.Open(this);

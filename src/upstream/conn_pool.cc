@@ -123,8 +123,12 @@ void ConnPool::OnPendingTimer() {
   ArmPendingTimer();
 }
 
-ConnPool& PoolSet::Get(const TransportSettings& transport, const Backend& backend) {
-  std::string key = absl::StrCat(transport.Key(), "|", backend.address.ToString());
+std::string PoolKey(const TransportSettings& transport, const Backend& backend) {
+  return absl::StrCat(transport.Key(), "|", backend.address.ToString());
+}
+
+ConnPool& PoolSet::Get(const std::string& key, const TransportSettings& transport,
+                       const Backend& backend) {
   auto& pool = pools_[key];
   if (pool == nullptr) pool = std::make_unique<ConnPool>(dispatcher_, backend, transport);
   return *pool;

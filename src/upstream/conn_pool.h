@@ -66,11 +66,17 @@ class ConnPool : public UpstreamConnection::Owner {
   bool dispatching_ = false;  // Dispatch() is on the stack
 };
 
-// Every ConnPool of one worker, keyed by (transport, backend address).
+// The key of the pool for `backend` over `transport`: the same for equal
+// settings and address, so a changed transport gets fresh connections.
+// Computed once per snapshot, not per RPC.
+std::string PoolKey(const TransportSettings& transport, const Backend& backend);
+
+// Every ConnPool of one worker, keyed by PoolKey.
 class PoolSet {
  public:
   explicit PoolSet(event::Dispatcher& dispatcher) : dispatcher_(dispatcher) {}
-  ConnPool& Get(const TransportSettings& transport, const Backend& backend);
+  ConnPool& Get(const std::string& key, const TransportSettings& transport,
+                const Backend& backend);
 
  private:
   event::Dispatcher& dispatcher_;
