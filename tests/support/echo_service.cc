@@ -1,17 +1,70 @@
 #include "tests/support/echo_service.h"
 
-#include <chrono>
-#include <thread>
+#include <algorithm>
+#include <cstdint>
+#include <string>
 
 namespace strait::testing {
+namespace {
 
 using test::v1::EchoRequest;
 using test::v1::EchoResponse;
 
-bool EchoService::WaitForCancelled(int n, absl::Duration timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return cancelled_cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
-                                [&] { return cancelled_.load() >= n; });
+// How often a sleeping handler looks at IsCancelled(): the sync API has no
+// wake-up on cancellation.
+constexpr absl::Duration kCancelPoll = absl::Milliseconds(2);
+// wait_for_cancel gives up after this.
+constexpr absl::Duration kMaxCancelWait = absl::Seconds(30);
+
+std::string ToString(grpc::string_ref s) { return std::string(s.data(), s.size()); }
+
+// The payload of a Unary/ServerStream response: `response_size` bytes of
+// `fill`, or the request's own payload.
+std::string ResponsePayload(const EchoRequest& request, char fill) {
+  if (request.response_size() > 0) return std::string(request.response_size(), fill);
+  return request.payload();
+}
+
+}  // namespace
+
+int EchoService::calls() const {
+  absl::MutexLock lock(&mu_);
+  return calls_;
+}
+
+int EchoService::cancelled() const {
+  absl::MutexLock lock(&mu_);
+  return cancelled_;
+}
+
+bool EchoService::WaitForCalls(int n, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto reached = [this, n]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return calls_ >= n; };
+  return mu_.AwaitWithTimeout(absl::Condition(&reached), timeout);
+}
+
+bool EchoService::WaitForCancelled(int n, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto reached = [this, n]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return cancelled_ >= n; };
+  return mu_.AwaitWithTimeout(absl::Condition(&reached), timeout);
+}
+
+void EchoService::CountCall() {
+  absl::MutexLock lock(&mu_);
+  ++calls_;
+}
+
+grpc::Status EchoService::EndCancelled(const char* where) {
+  {
+    absl::MutexLock lock(&mu_);
+    ++cancelled_;
+  }
+  return grpc::Status(grpc::StatusCode::CANCELLED, std::string("cancelled ") + where);
+}
+
+grpc::Status EchoService::EndBroken(grpc::ServerContext* context, const char* where) {
+  if (context->IsCancelled()) return EndCancelled(where);
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string("peer gone ") + where);
 }
 
 void EchoService::Begin(grpc::ServerContext* context, const EchoRequest& request) {
@@ -20,10 +73,7 @@ void EchoService::Begin(grpc::ServerContext* context, const EchoRequest& request
   }
   if (request.echo_metadata()) {
     for (const auto& [key, value] : context->client_metadata()) {
-      if (key.starts_with("x-")) {
-        context->AddInitialMetadata(std::string(key.data(), key.size()),
-                                    std::string(value.data(), value.size()));
-      }
+      if (key.starts_with("x-")) context->AddInitialMetadata(ToString(key), ToString(value));
     }
   }
 }
@@ -31,19 +81,17 @@ void EchoService::Begin(grpc::ServerContext* context, const EchoRequest& request
 void EchoService::Describe(grpc::ServerContext* context, EchoResponse* response) const {
   response->set_backend_name(name_);
   for (const auto& [key, value] : context->client_metadata()) {
-    (*response->mutable_request_metadata())[std::string(key.data(), key.size())] =
-        std::string(value.data(), value.size());
+    (*response->mutable_request_metadata())[ToString(key)] = ToString(value);
   }
-  grpc::string_ref authority = context->ExperimentalGetAuthority();
-  response->set_authority(std::string(authority.data(), authority.size()));
+  response->set_authority(ToString(context->ExperimentalGetAuthority()));
   response->set_peer(context->peer());
 }
 
 bool EchoService::Sleep(grpc::ServerContext* context, int ms) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (std::chrono::steady_clock::now() < until) {
+  absl::Time until = absl::Now() + absl::Milliseconds(ms);
+  while (absl::Now() < until) {
     if (context->IsCancelled()) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    absl::SleepFor(std::min(kCancelPoll, until - absl::Now()));
   }
   return !context->IsCancelled();
 }
@@ -57,48 +105,40 @@ grpc::Status EchoService::Finish(grpc::ServerContext* context, const EchoRequest
 }
 
 grpc::Status EchoService::AwaitCancel(grpc::ServerContext* context) {
-  Sleep(context, 30'000);
-  if (context->IsCancelled()) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++cancelled_;
-    }
-    cancelled_cv_.notify_all();
+  if (!Sleep(context, static_cast<int>(absl::ToInt64Milliseconds(kMaxCancelWait)))) {
+    return EndCancelled("while waiting for the cancel");
   }
-  return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+  return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                      "wait_for_cancel: no cancel within 30 s");
 }
 
 grpc::Status EchoService::Unary(grpc::ServerContext* context, const EchoRequest* request,
                                 EchoResponse* response) {
-  ++calls_;
+  CountCall();
   Begin(context, *request);
   if (request->wait_for_cancel()) return AwaitCancel(context);
   if (request->sleep_ms() > 0 && !Sleep(context, request->sleep_ms())) {
-    return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled while sleeping");
+    return EndCancelled("while sleeping");
   }
   Describe(context, response);
-  response->set_payload(request->response_size() > 0
-                            ? std::string(request->response_size(), 'u')
-                            : request->payload());
+  response->set_payload(ResponsePayload(*request, 'u'));
   return Finish(context, *request);
 }
 
 grpc::Status EchoService::ServerStream(grpc::ServerContext* context,
                                        const EchoRequest* request,
                                        grpc::ServerWriter<EchoResponse>* writer) {
-  ++calls_;
+  CountCall();
   Begin(context, *request);
   for (int i = 0; i < request->response_count(); ++i) {
     if (request->sleep_ms() > 0 && !Sleep(context, request->sleep_ms())) {
-      return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled while streaming");
+      return EndCancelled("while streaming");
     }
     EchoResponse response;
     Describe(context, &response);
     response.set_index(i);
-    response.set_payload(request->response_size() > 0
-                             ? std::string(request->response_size(), 's')
-                             : request->payload());
-    if (!writer->Write(response)) return grpc::Status(grpc::StatusCode::CANCELLED, "gone");
+    response.set_payload(ResponsePayload(*request, 's'));
+    if (!writer->Write(response)) return EndBroken(context, "while streaming");
   }
   if (request->wait_for_cancel()) return AwaitCancel(context);
   return Finish(context, *request);
@@ -107,7 +147,7 @@ grpc::Status EchoService::ServerStream(grpc::ServerContext* context,
 grpc::Status EchoService::ClientStream(grpc::ServerContext* context,
                                        grpc::ServerReader<EchoRequest>* reader,
                                        EchoResponse* response) {
-  ++calls_;
+  CountCall();
   EchoRequest first, request;
   int64_t messages = 0, bytes = 0;
   while (reader->Read(&request)) {
@@ -117,23 +157,24 @@ grpc::Status EchoService::ClientStream(grpc::ServerContext* context,
       if (first.wait_for_cancel()) return AwaitCancel(context);
     }
     ++messages;
-    bytes += request.payload().size();
+    bytes += static_cast<int64_t>(request.payload().size());
     if (request.sleep_ms() > 0 && !Sleep(context, request.sleep_ms())) {
-      return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled while reading");
+      return EndCancelled("while reading");
     }
   }
+  // Read() also ends when the call breaks: only a half-close is a request.
+  if (context->IsCancelled()) return EndCancelled("while reading");
   Describe(context, response);
   response->set_messages_received(messages);
   response->set_bytes_received(bytes);
   return Finish(context, first);
 }
 
-grpc::Status EchoService::Bidi(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<EchoResponse, EchoRequest>* stream) {
-  ++calls_;
+grpc::Status EchoService::Bidi(grpc::ServerContext* context,
+                               grpc::ServerReaderWriter<EchoResponse, EchoRequest>* stream) {
+  CountCall();
   EchoRequest first, request;
-  int64_t messages = 0;
+  int32_t messages = 0;
   while (stream->Read(&request)) {
     if (messages == 0) {
       first = request;
@@ -141,15 +182,17 @@ grpc::Status EchoService::Bidi(
       if (first.wait_for_cancel()) return AwaitCancel(context);
     }
     if (request.sleep_ms() > 0 && !Sleep(context, request.sleep_ms())) {
-      return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled while echoing");
+      return EndCancelled("while echoing");
     }
+    // Kept small (no metadata copy): a stream may echo thousands of these.
     EchoResponse response;
     response.set_backend_name(name_);
     response.set_peer(context->peer());
-    response.set_index(static_cast<int32_t>(messages++));
+    response.set_index(messages++);
     response.set_payload(request.payload());
-    if (!stream->Write(response)) return grpc::Status(grpc::StatusCode::CANCELLED, "gone");
+    if (!stream->Write(response)) return EndBroken(context, "while echoing");
   }
+  if (context->IsCancelled()) return EndCancelled("while echoing");
   return Finish(context, first);
 }
 

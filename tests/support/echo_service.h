@@ -1,27 +1,34 @@
 #ifndef STRAIT_TESTS_SUPPORT_ECHO_SERVICE_H_
 #define STRAIT_TESTS_SUPPORT_ECHO_SERVICE_H_
 
-#include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "tests/support/echo.grpc.pb.h"
 
 namespace strait::testing {
 
-// The scripted echo service (see echo.proto). Thread-safe: gRPC calls it
-// from its own threads.
+// The scripted echo service: each EchoRequest says how to answer (see
+// echo.proto). Owned by a TestBackend, one instance per server start. gRPC
+// calls the handlers on its own threads, many at once; the counters are
+// read from the test thread.
 class EchoService final : public test::v1::Echo::Service {
  public:
   explicit EchoService(std::string name) : name_(std::move(name)) {}
 
-  int calls() const { return calls_.load(); }
-  int cancelled() const { return cancelled_.load(); }
-  // Waits (bounded) until at least `n` calls observed their cancellation.
-  bool WaitForCancelled(int n, absl::Duration timeout);
+  // RPCs started.
+  int calls() const;
+  // RPCs that observed their cancellation (client cancel, deadline, or the
+  // server shutting down with a passed deadline) and ended because of it.
+  int cancelled() const;
+  // Wait (at most `timeout`) until calls() / cancelled() reach `n`; false on
+  // timeout. Tests wait on these instead of sleeping.
+  bool WaitForCalls(int n, absl::Duration timeout) const;
+  bool WaitForCancelled(int n, absl::Duration timeout) const;
 
+  // Echo::Service
   grpc::Status Unary(grpc::ServerContext* context, const test::v1::EchoRequest* request,
                      test::v1::EchoResponse* response) override;
   grpc::Status ServerStream(grpc::ServerContext* context,
@@ -35,19 +42,27 @@ class EchoService final : public test::v1::Echo::Service {
       grpc::ServerReaderWriter<test::v1::EchoResponse, test::v1::EchoRequest>* stream) override;
 
  private:
-  // Sends the scripted initial metadata (if not sent yet).
+  void CountCall();
+  // Ends a call that observed its cancellation: counts it once.
+  grpc::Status EndCancelled(const char* where);
+  // Ends a call whose Read or Write failed: cancelled if the context says
+  // so, otherwise the peer is simply gone.
+  grpc::Status EndBroken(grpc::ServerContext* context, const char* where);
+  // Queues the scripted initial metadata (before the first message goes out).
   void Begin(grpc::ServerContext* context, const test::v1::EchoRequest& request);
+  // Fills in what the backend saw of the call.
   void Describe(grpc::ServerContext* context, test::v1::EchoResponse* response) const;
-  // Sleeps `ms`, returning early (false) if the call is cancelled.
+  // Sleeps `ms`; false (early) once the call is cancelled.
   bool Sleep(grpc::ServerContext* context, int ms);
+  // The scripted trailers and status.
   grpc::Status Finish(grpc::ServerContext* context, const test::v1::EchoRequest& request);
+  // wait_for_cancel: blocks until the call is cancelled, at most 30 s.
   grpc::Status AwaitCancel(grpc::ServerContext* context);
 
   const std::string name_;
-  std::atomic<int> calls_{0};
-  std::atomic<int> cancelled_{0};
-  std::mutex mu_;
-  std::condition_variable cancelled_cv_;
+  mutable absl::Mutex mu_;
+  int calls_ ABSL_GUARDED_BY(mu_) = 0;
+  int cancelled_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace strait::testing

@@ -11,36 +11,51 @@
 extern char** environ;
 
 namespace strait::testing {
+namespace {
+
+// A restart may find its port briefly still held by the old listener.
+constexpr absl::Duration kRebindPatience = absl::Seconds(5);
+
+}  // namespace
 
 TestBackend::TestBackend(std::string name, BackendOptions options)
     : name_(std::move(name)), options_(options) {
   Start(0);
 }
 
-TestBackend::~TestBackend() { Shutdown(absl::ZeroDuration()); }
+TestBackend::~TestBackend() { Kill(); }
 
 void TestBackend::Start(int port) {
-  service_ = std::make_unique<EchoService>(name_);
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:" + std::to_string(port),
-                           grpc::InsecureServerCredentials(), &port_);
-  builder.RegisterService(service_.get());
-  builder.SetMaxReceiveMessageSize(64 << 20);
-  builder.SetMaxSendMessageSize(64 << 20);
-  if (options_.max_concurrent_streams > 0) {
-    builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
-                               options_.max_concurrent_streams);
+  absl::Time give_up = absl::Now() + kRebindPatience;
+  for (;;) {
+    service_ = std::make_unique<EchoService>(name_);
+    grpc::ServerBuilder builder;
+    int bound = 0;
+    builder.AddListeningPort("127.0.0.1:" + std::to_string(port),
+                             grpc::InsecureServerCredentials(), &bound);
+    builder.RegisterService(service_.get());
+    builder.SetMaxReceiveMessageSize(kMaxTestMessageBytes);
+    builder.SetMaxSendMessageSize(kMaxTestMessageBytes);
+    if (options_.max_concurrent_streams > 0) {
+      builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                                 options_.max_concurrent_streams);
+    }
+    server_ = builder.BuildAndStart();
+    if (server_ != nullptr && bound != 0) {
+      port_ = bound;
+      return;
+    }
+    server_.reset();
+    if (port == 0 || absl::Now() > give_up) break;
+    absl::SleepFor(absl::Milliseconds(50));
   }
-  server_ = builder.BuildAndStart();
-  if (server_ == nullptr || port_ == 0) {
-    fprintf(stderr, "test backend %s could not start on port %d\n", name_.c_str(), port);
-    abort();
-  }
+  fprintf(stderr, "test backend %s could not listen on 127.0.0.1:%d\n", name_.c_str(), port);
+  abort();
 }
 
 void TestBackend::Shutdown(absl::Duration grace) {
   if (server_ == nullptr) return;
-  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();
   server_.reset();
 }
@@ -59,12 +74,18 @@ ChildBackend::ChildBackend(std::string name) {
   posix_spawn_file_actions_addclose(&actions, fds[0]);
   std::string binary = STRAIT_ECHO_SERVER_BINARY;
   char* argv[] = {binary.data(), name.data(), nullptr};
-  if (posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv, environ) != 0) abort();
+  if (posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv, environ) != 0) {
+    fprintf(stderr, "cannot run %s\n", binary.c_str());
+    abort();
+  }
   posix_spawn_file_actions_destroy(&actions);
   close(fds[1]);
   // The child prints its port once it listens.
   FILE* out = fdopen(fds[0], "r");
-  if (out == nullptr || fscanf(out, "%d", &port_) != 1) abort();
+  if (out == nullptr || fscanf(out, "%d", &port_) != 1) {
+    fprintf(stderr, "%s did not report its port\n", binary.c_str());
+    abort();
+  }
   fclose(out);
 }
 
@@ -75,20 +96,6 @@ void ChildBackend::Kill() {
   kill(pid_, SIGKILL);
   waitpid(pid_, nullptr, 0);
   pid_ = -1;
-}
-
-std::shared_ptr<grpc::Channel> MakeChannel(int port) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  args.SetMaxSendMessageSize(64 << 20);
-  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
-                                   grpc::InsecureChannelCredentials(), args);
-}
-
-std::unique_ptr<test::v1::Echo::Stub> MakeStub(int port) {
-  return test::v1::Echo::NewStub(MakeChannel(port));
 }
 
 }  // namespace strait::testing
