@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up (Debian packages), builds, and runs every test with ctest.
+# Sets up (Debian packages), builds, and runs every test with ctest; exits
+# non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh

@@ -1,41 +1,51 @@
-// A demo gRPC backend: `greeter_server --port 50051 --name a`. Serves
-// helloworld.Greeter with server reflection (so grpcurl works through
-// strait) until SIGINT/SIGTERM.
+// A demo gRPC backend: `greeter_server --port 50051 --name a` serves
+// helloworld.Greeter on 127.0.0.1, answering "Hello <name> from a", with
+// server reflection so `grpcurl -plaintext 127.0.0.1:8080 list` works through
+// strait. Stops cleanly on SIGINT/SIGTERM.
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
+#include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <string>
 
 #include "examples/greeter/greeter.grpc.pb.h"
 
 namespace {
 
+constexpr char kUsage[] = "usage: greeter_server [--port N] [--name NAME]\n";
+
+// Called by gRPC on its own threads; holds only immutable state.
 class Greeter final : public helloworld::Greeter::Service {
  public:
   explicit Greeter(std::string name) : name_(std::move(name)) {}
 
+  // helloworld::Greeter::Service
   grpc::Status SayHello(grpc::ServerContext*, const helloworld::HelloRequest* request,
                         helloworld::HelloReply* reply) override {
     reply->set_message("Hello " + request->name() + " from " + name_);
     return grpc::Status::OK;
   }
 
+  // `count` replies (at least one), numbered.
   grpc::Status SayHelloStream(grpc::ServerContext*, const helloworld::HelloRequest* request,
                               grpc::ServerWriter<helloworld::HelloReply>* writer) override {
     for (int i = 0; i < std::max(1, request->count()); ++i) {
       helloworld::HelloReply reply;
       reply.set_message("Hello " + request->name() + " #" + std::to_string(i) + " from " +
                         name_);
-      if (!writer->Write(reply)) break;
+      if (!writer->Write(reply)) break;  // the client went away
     }
     return grpc::Status::OK;
   }
 
  private:
-  std::string name_;
+  const std::string name_;
 };
 
 }  // namespace
@@ -43,17 +53,27 @@ class Greeter final : public helloworld::Greeter::Service {
 int main(int argc, char** argv) {
   int port = 50051;
   std::string name = "greeter";
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
     std::string flag = argv[i];
+    if (i + 1 >= argc) {
+      std::cerr << kUsage;
+      return 2;
+    }
     if (flag == "--port") {
       port = std::atoi(argv[i + 1]);
     } else if (flag == "--name") {
       name = argv[i + 1];
     } else {
-      std::cerr << "usage: greeter_server [--port N] [--name NAME]\n";
+      std::cerr << kUsage;
       return 2;
     }
   }
+  if (port <= 0 || port > 65535) {
+    std::cerr << "greeter_server: --port must be 1..65535\n" << kUsage;
+    return 2;
+  }
+  // Block the stop signals in every thread (gRPC's included, which inherit
+  // the mask) so that only sigwait() below receives them.
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGINT);
@@ -72,8 +92,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::cout << "greeter " << name << " listening on 127.0.0.1:" << port << std::endl;
-  int sig;
+  int sig = 0;
   sigwait(&stop, &sig);
+  std::cout << "greeter " << name << " stopping" << std::endl;
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  server->Wait();
   return 0;
 }
