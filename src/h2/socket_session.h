@@ -49,12 +49,17 @@ class SocketSession {
   void ScheduleFlush() { flush_.Schedule(); }
   // Sends what nghttp2 has queued; closes when the session is finished.
   void Flush();
-  // For nghttp2's send_data_callback (DATA sent without a copy into
-  // nghttp2): appends one frame header; the payload is appended by the
-  // caller to output(). Returns whether the output buffer is full, i.e.
-  // nghttp2 should pause (NGHTTP2_ERR_PAUSE) until it was written.
-  std::string* output() { return &out_; }
-  bool output_full() const { return out_.size() - out_offset_ >= kOutHighWater; }
+  // The body of nghttp2's send_data_callback (DATA sent without a copy into
+  // nghttp2): appends the 9-byte frame header, then lets `write_payload`
+  // append exactly the frame's payload to the output. strait never pads.
+  // Returns what the callback returns: NGHTTP2_ERR_PAUSE once the output
+  // buffer is full, so nghttp2 waits until it was written.
+  template <typename WritePayload>
+  int SendDataFrame(const uint8_t* framehd, WritePayload&& write_payload) {
+    out_.append(reinterpret_cast<const char*>(framehd), 9);
+    write_payload(&out_);
+    return out_.size() - out_offset_ >= kOutHighWater ? NGHTTP2_ERR_PAUSE : 0;
+  }
   // Closes the socket now (what is still queued is dropped).
   void Close(absl::string_view reason);
   bool closed() const { return closed_; }

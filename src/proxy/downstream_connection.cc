@@ -224,11 +224,8 @@ int DownstreamConnection::SendData(nghttp2_session* session, nghttp2_frame* fram
   auto* stream = static_cast<ProxyStream*>(
       nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
   if (stream == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  h2::SocketSession& io = Self(user_data)->io_;
-  // strait never pads, so the frame is its header and the payload.
-  io.output()->append(reinterpret_cast<const char*>(framehd), 9);
-  stream->WriteResponseBody(length, io.output());
-  return io.output_full() ? NGHTTP2_ERR_PAUSE : 0;
+  return Self(user_data)->io_.SendDataFrame(
+      framehd, [&](std::string* out) { stream->WriteResponseBody(length, out); });
 }
 
 nghttp2_session_callbacks* DownstreamConnection::Callbacks() {
