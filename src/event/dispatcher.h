@@ -38,6 +38,9 @@ class Dispatcher {
   void Exit();
   // Posts a functor to run on the loop thread. Safe from any thread.
   void Post(std::function<void()> fn);
+  // Runs what was posted so far, on the calling thread: for the loop thread
+  // once Run() has returned, so that nothing posted before is lost.
+  void RunPostedNow() { RunPosted(); }
   // Frees `object` on the next loop turn, after every callback that might
   // still reference it has returned.
   void DeferredDelete(std::unique_ptr<Deletable> object);

@@ -8,6 +8,7 @@
 #include "balance/round_robin.h"
 #include "config/snapshot.h"
 #include "event/dispatcher.h"
+#include "proxy/proxy_counters.h"
 #include "upstream/conn_pool.h"
 
 namespace strait::proxy {
@@ -22,6 +23,7 @@ class ProxyContext {
 
   event::Dispatcher& dispatcher() { return dispatcher_; }
   upstream::PoolSet& pools() { return pools_; }
+  ProxyCounters& counters() { return counters_; }
   const std::shared_ptr<const config::Snapshot>& snapshot() const { return snapshot_; }
 
   // New streams use `snapshot` from now on; streams already running keep
@@ -46,6 +48,7 @@ class ProxyContext {
  private:
   event::Dispatcher& dispatcher_;
   upstream::PoolSet pools_;
+  ProxyCounters counters_;
   std::shared_ptr<const config::Snapshot> snapshot_;
   // Keyed by the service entry of whichever snapshot the stream holds.
   absl::flat_hash_map<const config::ServiceEntry*, balance::RoundRobin> pickers_;

@@ -80,11 +80,20 @@ class Server::Impl {
     return it == ports_.end() ? -1 : it->second;
   }
 
+  proxy::ProxyCounters Stats() {
+    proxy::ProxyCounters sum;
+    for (auto& worker : workers_) worker->AddCounters(sum);
+    for (auto& c : finished_) sum.Add(c);
+    return sum;
+  }
+
   void Shutdown() {
     if (!started_) return;
     started_ = false;
     for (auto& worker : workers_) worker->PostDrain();
     for (auto& worker : workers_) worker->Join();
+    finished_.emplace_back();
+    for (auto& worker : workers_) worker->AddCounters(finished_.back());
     workers_.clear();
   }
 
@@ -93,6 +102,7 @@ class Server::Impl {
   const int worker_count_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::map<std::string, int> ports_;
+  std::vector<proxy::ProxyCounters> finished_;  // of workers already shut down
   bool started_ = false;
 };
 
@@ -113,6 +123,7 @@ Server::~Server() = default;
 absl::Status Server::Start() { return impl_->Start(); }
 int Server::port(absl::string_view entry_point) const { return impl_->port(entry_point); }
 absl::Status Server::Reload(const config::v1::Config& config) { return impl_->Reload(config); }
+proxy::ProxyCounters Server::Stats() { return impl_->Stats(); }
 void Server::Shutdown() { impl_->Shutdown(); }
 
 }  // namespace strait::server

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "proxy/proxy_counters.h"
 #include "strait/config/v1/config.pb.h"
 
 namespace strait::server {
@@ -35,6 +36,9 @@ class Server {
   // started with. Entry points (names and addresses) cannot change while
   // running. Returns once every worker has been sent the new snapshot.
   absl::Status Reload(const config::v1::Config& config);
+  // The counters of every worker, summed. Blocks until each worker's loop
+  // has answered (briefly: one loop turn each).
+  proxy::ProxyCounters Stats();
   // Graceful stop: stop accepting, GOAWAY to clients, let in-flight streams
   // finish up to each entry point's grace period, then close what remains.
   // Returns once every worker has exited.

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <future>
+
 #include "common/log.h"
 
 namespace strait::server {
@@ -30,6 +32,11 @@ void Worker::Start(std::shared_ptr<const config::Snapshot> snapshot) {
     }
     listen_fds_.clear();
     dispatcher_.Run();
+    {
+      std::lock_guard<std::mutex> lock(exit_mu_);
+      exited_ = true;
+      dispatcher_.RunPostedNow();  // what was posted before exited_ was set
+    }
     // The loop is done: close what is left while the dispatcher still exists.
     connections_.clear();
     listeners_.clear();
@@ -44,6 +51,22 @@ void Worker::PostSnapshot(std::shared_ptr<const config::Snapshot> snapshot) {
 
 void Worker::PostDrain() {
   dispatcher_.Post([this] { Drain(); });
+}
+
+void Worker::AddCounters(proxy::ProxyCounters& sum) {
+  std::promise<void> done;
+  {
+    std::lock_guard<std::mutex> lock(exit_mu_);
+    if (exited_ || !thread_.joinable()) {
+      sum.Add(context_.counters());
+      return;
+    }
+    dispatcher_.Post([&] {
+      sum.Add(context_.counters());
+      done.set_value();
+    });
+  }
+  done.get_future().wait();
 }
 
 void Worker::Join() {
@@ -62,6 +85,7 @@ void Worker::OnAccept(const std::string& entry_point, int fd,
       [this](proxy::DownstreamConnection* c) { OnConnectionClosed(c); });
   proxy::DownstreamConnection* raw = connection.get();
   connections_.emplace(raw, std::move(connection));
+  ++context_.counters().connections_accepted;
   raw->Start();
 }
 

@@ -2,6 +2,7 @@
 #define STRAIT_SERVER_WORKER_H_
 
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -34,6 +35,9 @@ class Worker {
   // Thread-safe: stop accepting, GOAWAY every client, let streams finish
   // within their entry point's grace period, then exit the loop.
   void PostDrain();
+  // Thread-safe: adds this worker's counters to `sum` on the worker's loop
+  // and returns once it has (at once if the loop is not running).
+  void AddCounters(proxy::ProxyCounters& sum);
   void Join();
 
  private:
@@ -51,6 +55,10 @@ class Worker {
                       std::unique_ptr<proxy::DownstreamConnection>>
       connections_;
   bool draining_ = false;
+  // Set once the loop has returned (and run what was posted until then):
+  // AddCounters then reads the counters directly instead of posting.
+  std::mutex exit_mu_;
+  bool exited_ ABSL_GUARDED_BY(exit_mu_) = false;
   std::thread thread_;
 };
 

@@ -1,0 +1,31 @@
+#ifndef STRAIT_PROXY_PROXY_COUNTERS_H_
+#define STRAIT_PROXY_PROXY_COUNTERS_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace strait::proxy {
+
+// What one worker's proxy objects count: plain integers in the worker's
+// ProxyContext, touched only on its loop thread (no atomics on the hot
+// path), summed over the workers when someone asks (Server::Stats).
+struct ProxyCounters {
+  uint64_t connections_accepted = 0;
+  // Client connections strait ended with a GOAWAY for abuse, by the name of
+  // the budget they broke (h2::FloodGuard::OffenceName).
+  std::map<std::string, uint64_t> abuse_goaways;
+  // Response streams reset because the client's window stayed at zero for
+  // streamStallTimeout.
+  uint64_t stalled_streams_reset = 0;
+
+  void Add(const ProxyCounters& other) {
+    connections_accepted += other.connections_accepted;
+    for (const auto& [name, n] : other.abuse_goaways) abuse_goaways[name] += n;
+    stalled_streams_reset += other.stalled_streams_reset;
+  }
+};
+
+}  // namespace strait::proxy
+
+#endif  // STRAIT_PROXY_PROXY_COUNTERS_H_
