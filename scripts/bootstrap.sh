@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package strait's build, tests and demo need.
 # Idempotent: does nothing when all are present.
+#
+# The Go packages build the grpc-go interop peers (tests/interop/go) offline.
+# golang-github-golang-protobuf-1-5-dev is named because grpc-go accepts 1.3
+# or 1.5 and apt would pick 1.3, which cannot marshal the messages that
+# protoc-gen-go generates; 1.5 replaces it.
 set -euo pipefail
 
 packages=(
@@ -9,6 +14,8 @@ packages=(
   libnghttp2-dev libabsl-dev libssl-dev libyaml-cpp-dev libevent-dev
   libgtest-dev libgmock-dev
   nghttp2-client
+  golang-go golang-google-grpc-dev golang-google-protobuf-dev protoc-gen-go protoc-gen-go-grpc
+  golang-github-golang-protobuf-1-5-dev
 )
 
 missing=()
