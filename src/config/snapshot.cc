@@ -86,6 +86,12 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
         .write_stall_timeout = ep.transport().has_write_stall_timeout()
                                    ? ToDuration(ep.transport().write_stall_timeout())
                                    : absl::Seconds(60),
+        .stream_stall_timeout = ep.transport().has_stream_stall_timeout()
+                                    ? ToDuration(ep.transport().stream_stall_timeout())
+                                    : absl::Minutes(5),
+        .max_connection_buffer_bytes = ep.transport().max_connection_buffer_bytes() != 0
+                                           ? ep.transport().max_connection_buffer_bytes()
+                                           : 4u << 20,
         .routes = std::move(*routes),
     };
     snapshot->entry_points_.emplace(name, std::move(entry));

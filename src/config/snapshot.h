@@ -25,6 +25,8 @@ struct EntryPointEntry {
   h2::Http2Limits http2;
   absl::Duration grace_timeout;
   absl::Duration write_stall_timeout;
+  absl::Duration stream_stall_timeout;  // zero: never
+  size_t max_connection_buffer_bytes;
   router::RouteTable routes;  // the routers serving this entry point
 };
 

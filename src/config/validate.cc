@@ -107,6 +107,8 @@ absl::Status ValidateConfig(const v1::Config& config) {
                   ep->transport().life_cycle().grace_time_out());
     CheckDuration(p, path + ".transport.writeStallTimeout",
                   ep->transport().write_stall_timeout());
+    CheckDuration(p, path + ".transport.streamStallTimeout",
+                  ep->transport().stream_stall_timeout());
   }
 
   for (const auto& [name, router] : Sorted(config.routers())) {

@@ -26,6 +26,11 @@ enum class Side {
   kUpstream,    // strait is the client of a backend
 };
 
+// SETTINGS and PING ACKs nghttp2 may hold for a client that does not read
+// them before the session fails with NGHTTP2_ERR_FLOODED (about 17 bytes on
+// the wire and a small allocation each).
+inline constexpr size_t kMaxQueuedAcks = 10000;
+
 Http2Limits ResolveLimits(const config::v1::Http2Settings& settings, Side side);
 
 // The nghttp2 options every strait session uses: no automatic WINDOW_UPDATE

@@ -64,6 +64,11 @@ bool SocketSession::ReadSome() {
     if (n > 0) {
       ssize_t rv = nghttp2_session_mem_recv(session_, buf, n);
       if (rv < 0) {
+        if (rv == NGHTTP2_ERR_FLOODED) {
+          // Too many ACKs queued for a peer that does not read them.
+          flooded_ = true;
+          nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
+        }
         // nghttp2 has queued a GOAWAY for most errors: try to send it.
         Flush();
         if (!closed_) Close(absl::StrCat("HTTP/2 error: ", nghttp2_strerror(rv)));
@@ -72,6 +77,11 @@ bool SocketSession::ReadSome() {
       if (on_read_) on_read_();
       if (closed_) return false;
       if (static_cast<size_t>(n) < sizeof buf) return true;
+      // More to read: first move what nghttp2 queued meanwhile (ACKs, say)
+      // out, so that a peer which reads what it is sent never piles up
+      // control frames inside nghttp2 (max_outbound_ack).
+      Flush();
+      if (closed_) return false;
       continue;
     }
     if (n == 0) {

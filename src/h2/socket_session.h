@@ -64,6 +64,9 @@ class SocketSession {
   void Close(absl::string_view reason);
   bool closed() const { return closed_; }
   bool connecting() const { return connecting_; }
+  // The session failed because the peer let too many ACKs pile up unread
+  // (NGHTTP2_ERR_FLOODED); GOAWAY(ENHANCE_YOUR_CALM) was queued.
+  bool flooded() const { return flooded_; }
 
  private:
   void OnReady(uint32_t ready);
@@ -77,6 +80,7 @@ class SocketSession {
   int fd_;
   bool connecting_;
   bool closed_ = false;
+  bool flooded_ = false;
   nghttp2_session* session_ = nullptr;
   std::function<void()> on_connected_;
   CloseCallback on_close_;

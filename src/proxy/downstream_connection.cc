@@ -24,6 +24,8 @@ DownstreamConnection::DownstreamConnection(ProxyContext& context,
       limits_(entry_point.http2),
       peer_(peer.ToString()),
       peer_ip_(peer.IpString()),
+      stream_stall_timeout_(entry_point.stream_stall_timeout),
+      max_buffer_bytes_(entry_point.max_connection_buffer_bytes),
       on_closed_(std::move(on_closed)),
       io_(context.dispatcher(), fd, /*connecting=*/false, nullptr,
           [this](absl::string_view reason) { OnClosed(reason); }),
@@ -66,6 +68,10 @@ void DownstreamConnection::OnClosed(absl::string_view reason) {
   grace_timer_.Disarm();
   final_goaway_timer_.Disarm();
   STRAIT_LOG(kDebug, "client ", peer_, " closed: ", reason);
+  if (io_.flooded()) {
+    STRAIT_LOG(kWarn, "client ", peer_, ": left too many ACKs unread: GOAWAY(ENHANCE_YOUR_CALM)");
+    ++context_.counters().abuse_goaways["control_frame_flood"];
+  }
   for (auto& [id, stream] : streams_) {
     stream->OnDownstreamClose(NGHTTP2_CANCEL);
     context_.dispatcher().DeferredDelete(std::move(stream));
@@ -104,22 +110,78 @@ void DownstreamConnection::ResumeData(int32_t stream_id) {
 
 void DownstreamConnection::Consume(int32_t stream_id, size_t length) {
   if (io_.closed() || length == 0) return;
-  nghttp2_session_consume(io_.session(), stream_id, length);
+  nghttp2_session* s = io_.session();
+  // Fails harmlessly for a stream that is already closed.
+  nghttp2_session_consume_stream(s, stream_id, length);
+  buffered_bytes_ -= std::min(buffered_bytes_, length);
+  // Connection credit held back while over budget is paid back as the
+  // buffers drain.
+  if (connection_debt_ > 0 && buffered_bytes_ < max_buffer_bytes_) {
+    size_t pay = std::min(connection_debt_, max_buffer_bytes_ - buffered_bytes_);
+    connection_debt_ -= pay;
+    nghttp2_session_consume_connection(s, pay);
+  }
   io_.ScheduleFlush();
 }
 
-void DownstreamConnection::ConsumeConnection(size_t length) {
-  if (io_.closed() || length == 0) return;
-  nghttp2_session_consume_connection(io_.session(), length);
+void DownstreamConnection::OnRequestBytes(size_t length) {
+  buffered_bytes_ += length;
+  // Credit the connection at once, so that a stream whose backend is slow
+  // holds back only itself, unless this client already has its budget's
+  // worth of bytes waiting in strait.
+  if (buffered_bytes_ <= max_buffer_bytes_) {
+    nghttp2_session_consume_connection(io_.session(), length);
+  } else {
+    connection_debt_ += length;
+  }
+}
+
+int32_t DownstreamConnection::ClientWindow(int32_t stream_id) const {
+  nghttp2_session* s = io_.session();
+  return std::min(nghttp2_session_get_stream_remote_window_size(s, stream_id),
+                  nghttp2_session_get_remote_window_size(s));
+}
+
+void DownstreamConnection::ResetStream(int32_t stream_id, uint32_t error_code) {
+  if (io_.closed()) return;
+  nghttp2_submit_rst_stream(io_.session(), NGHTTP2_FLAG_NONE, stream_id, error_code);
   io_.ScheduleFlush();
 }
 
-void DownstreamConnection::Terminate(absl::string_view why) {
+void DownstreamConnection::Terminate(h2::FloodGuard::Offence offence) {
   if (terminated_) return;
   terminated_ = true;
-  STRAIT_LOG(kWarn, "client ", peer_, ": ", why, ": GOAWAY(ENHANCE_YOUR_CALM)");
+  const char* name = h2::FloodGuard::OffenceName(offence);
+  STRAIT_LOG(kWarn, "client ", peer_, ": ", name, " (", flood_guard_.streams(),
+             " streams): GOAWAY(ENHANCE_YOUR_CALM)");
+  ++context_.counters().abuse_goaways[name];
   nghttp2_session_terminate_session(io_.session(), NGHTTP2_ENHANCE_YOUR_CALM);
   io_.ScheduleFlush();
+}
+
+void DownstreamConnection::OnStreamId(int32_t stream_id) {
+  if (stream_id <= 0 || !(stream_id & 1)) return;  // nghttp2 rejects these itself
+  if (stream_id >= next_stream_id_) {
+    if (stream_id > next_stream_id_) {
+      if (skipped_.size() == kMaxSkippedRanges) skipped_.erase(skipped_.begin());
+      skipped_.push_back({next_stream_id_, stream_id - 2});
+    }
+    next_stream_id_ = stream_id + 2;
+    return;
+  }
+  // A lower id than one already opened. nghttp2 ignores such HEADERS,
+  // since they may be trailers racing a reset of a stream that did exist;
+  // but an id the client skipped never existed, and opening it now breaks
+  // RFC 9113 section 5.1.1.
+  for (const auto& [first, last] : skipped_) {
+    if (stream_id >= first && stream_id <= last) {
+      STRAIT_LOG(kInfo, "client ", peer_, ": HEADERS on stream ", stream_id,
+                 " below stream ", next_stream_id_ - 2, ": GOAWAY(PROTOCOL_ERROR)");
+      nghttp2_session_terminate_session(io_.session(), NGHTTP2_PROTOCOL_ERROR);
+      io_.ScheduleFlush();
+      return;
+    }
+  }
 }
 
 ProxyStream* DownstreamConnection::StreamFor(int32_t stream_id) const {
@@ -132,9 +194,9 @@ ProxyStream* DownstreamConnection::StreamFor(int32_t stream_id) const {
 int DownstreamConnection::OnBeginFrame(nghttp2_session*, const nghttp2_frame_hd* hd,
                                        void* user_data) {
   DownstreamConnection* self = Self(user_data);
-  if (self->flood_guard_.OnFrame(*hd) == h2::FloodGuard::Verdict::kFlood) {
-    self->Terminate(absl::StrCat("too many frames of type ", hd->type));
-  }
+  h2::FloodGuard::Offence offence = self->flood_guard_.OnFrame(*hd);
+  if (offence != h2::FloodGuard::Offence::kNone) self->Terminate(offence);
+  if (hd->type == NGHTTP2_HEADERS) self->OnStreamId(hd->stream_id);
   return 0;
 }
 
@@ -144,6 +206,7 @@ int DownstreamConnection::OnBeginHeaders(nghttp2_session* session,
     return 0;
   }
   DownstreamConnection* self = Self(user_data);
+  self->flood_guard_.OnStreamOpened();
   auto stream = std::make_unique<ProxyStream>(*self, frame->hd.stream_id,
                                               self->context_.snapshot());
   nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, stream.get());
@@ -164,16 +227,26 @@ int DownstreamConnection::OnHeader(nghttp2_session*, const nghttp2_frame* frame,
       absl::string_view(reinterpret_cast<const char*>(name), namelen),
       absl::string_view(reinterpret_cast<const char*>(value), valuelen),
       self->limits_.max_header_list_size);
-  if (!fits && self->flood_guard_.OnOversizedHeaders() == h2::FloodGuard::Verdict::kFlood) {
-    self->Terminate("too many oversized header lists");
+  if (!fits) {
+    h2::FloodGuard::Offence offence = self->flood_guard_.OnOversizedHeaders();
+    if (offence != h2::FloodGuard::Offence::kNone) self->Terminate(offence);
   }
   return 0;
 }
 
 int DownstreamConnection::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame,
                                       void* user_data) {
+  DownstreamConnection* self = Self(user_data);
+  if (frame->hd.type == NGHTTP2_RST_STREAM) {
+    ProxyStream* stream = self->StreamFor(frame->hd.stream_id);
+    if (stream != nullptr && stream->premature()) {
+      h2::FloodGuard::Offence offence = self->flood_guard_.OnPrematureReset();
+      if (offence != h2::FloodGuard::Offence::kNone) self->Terminate(offence);
+    }
+    return 0;
+  }
   if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
-  ProxyStream* stream = Self(user_data)->StreamFor(frame->hd.stream_id);
+  ProxyStream* stream = self->StreamFor(frame->hd.stream_id);
   if (stream == nullptr) return 0;
   bool end_stream = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
   if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
@@ -187,11 +260,14 @@ int DownstreamConnection::OnFrameRecv(nghttp2_session*, const nghttp2_frame* fra
 int DownstreamConnection::OnDataChunkRecv(nghttp2_session* session, uint8_t,
                                           int32_t stream_id, const uint8_t* data,
                                           size_t len, void* user_data) {
-  ProxyStream* stream = Self(user_data)->StreamFor(stream_id);
+  DownstreamConnection* self = Self(user_data);
+  ProxyStream* stream = self->StreamFor(stream_id);
   if (stream == nullptr) {
     nghttp2_session_consume(session, stream_id, len);
+    self->io_.ScheduleFlush();
     return 0;
   }
+  self->OnRequestBytes(len);
   stream->OnRequestData(data, len);
   return 0;
 }
@@ -224,6 +300,7 @@ int DownstreamConnection::SendData(nghttp2_session* session, nghttp2_frame* fram
   auto* stream = static_cast<ProxyStream*>(
       nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
   if (stream == nullptr) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  Self(user_data)->flood_guard_.OnDataSent();
   return Self(user_data)->io_.SendDataFrame(
       framehd, [&](std::string* out) { stream->WriteResponseBody(length, out); });
 }

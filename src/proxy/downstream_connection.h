@@ -6,6 +6,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "common/header.h"
@@ -43,9 +45,14 @@ class DownstreamConnection : public event::Deletable {
   int SubmitResponse(int32_t stream_id, const HeaderList& headers, bool end_stream);
   void SubmitTrailer(int32_t stream_id, const HeaderList& trailers);
   void ResumeData(int32_t stream_id);
-  // Credits received request bytes back to the client.
+  // Request bytes of `stream_id` have left strait (or are dropped): credits
+  // the stream window and releases them from the connection's budget.
   void Consume(int32_t stream_id, size_t length);
-  void ConsumeConnection(size_t length);
+  // The window the client gives this response stream now (stream and
+  // connection windows, whichever is smaller).
+  int32_t ClientWindow(int32_t stream_id) const;
+  void ResetStream(int32_t stream_id, uint32_t error_code);
+  absl::Duration stream_stall_timeout() const { return stream_stall_timeout_; }
   void ScheduleFlush() { io_.ScheduleFlush(); }
 
  private:
@@ -54,7 +61,12 @@ class DownstreamConnection : public event::Deletable {
 
   // Answers a flooding client with GOAWAY(ENHANCE_YOUR_CALM); the session
   // closes once it is sent.
-  void Terminate(absl::string_view why);
+  void Terminate(h2::FloodGuard::Offence offence);
+  // Request DATA arrived: the connection window is credited now, within
+  // max_buffer_bytes_.
+  void OnRequestBytes(size_t length);
+  // A HEADERS frame began on `stream_id`: RFC 9113 5.1.1 stream id order.
+  void OnStreamId(int32_t stream_id);
 
   // nghttp2 callbacks
   static nghttp2_session_callbacks* Callbacks();
@@ -76,6 +88,18 @@ class DownstreamConnection : public event::Deletable {
   const h2::Http2Limits limits_;
   const std::string peer_;     // "ip:port" of the client, for logs
   const std::string peer_ip_;  // the client's address without port
+  const absl::Duration stream_stall_timeout_;
+  const size_t max_buffer_bytes_;
+  // Request bytes received and not yet taken by backends (or dropped), over
+  // all streams; and of them, those whose connection window credit is held
+  // back because buffered_bytes_ exceeded max_buffer_bytes_.
+  size_t buffered_bytes_ = 0;
+  size_t connection_debt_ = 0;
+  // Client stream ids: the lowest a new stream may have, and the ranges of
+  // ids the client skipped (bounded: an old skip may be forgotten).
+  int32_t next_stream_id_ = 1;
+  static constexpr size_t kMaxSkippedRanges = 16;
+  std::vector<std::pair<int32_t, int32_t>> skipped_;
   ClosedCallback on_closed_;
   // Open streams; a stream's nghttp2 user data points into this map's values.
   absl::flat_hash_map<int32_t, std::unique_ptr<ProxyStream>> streams_;

@@ -50,7 +50,8 @@ ProxyStream::ProxyStream(DownstreamConnection& downstream, int32_t stream_id,
                                                 absl::FormatDuration(
                                                     service_->retry.per_try_timeout)));
                      }),
-      retry_backoff_timer_(downstream.context().dispatcher(), [this] { StartAttempt(); }) {
+      retry_backoff_timer_(downstream.context().dispatcher(), [this] { StartAttempt(); }),
+      stall_timer_(downstream.context().dispatcher(), [this] { OnClientStalled(); }) {
   // Typical gRPC header lists fit without regrowing (and re-copying).
   request_headers_.reserve(16);
   response_headers_.reserve(8);
@@ -201,8 +202,10 @@ void ProxyStream::OnDownstreamClose(uint32_t error_code) {
   deadline_timer_.Disarm();
   retry_backoff_timer_.Disarm();
   DisarmAttemptTimers();
-  // Bytes still queued were never credited: give the connection window back.
-  downstream_.ConsumeConnection(to_upstream_.size() - precredited_);
+  stall_timer_.Disarm();
+  // Bytes still queued were never credited: release them from the
+  // connection's budget.
+  downstream_.Consume(stream_id_, to_upstream_.size() - precredited_);
   to_upstream_.Clear();
   replay_.Clear();
   discarding_request_ = true;
@@ -228,9 +231,36 @@ ssize_t ProxyStream::ReadResponseBody(size_t length, uint32_t* data_flags) {
 
 void ProxyStream::WriteResponseBody(size_t length, std::string* out) {
   CreditUpstream(to_downstream_.ReadInto(out, length));
+  WatchClientWindow();
+}
+
+void ProxyStream::WatchClientWindow() {
+  absl::Duration timeout = downstream_.stream_stall_timeout();
+  if (to_downstream_.empty() || timeout == absl::ZeroDuration() ||
+      downstream_.ClientWindow(stream_id_) > 0) {
+    stall_timer_.Disarm();
+  } else if (!stall_timer_.armed()) {
+    stall_timer_.Arm(timeout);
+  }
+}
+
+void ProxyStream::OnClientStalled() {
+  STRAIT_LOG(kInfo, "stream ", stream_id_, ": client window at zero for ",
+             absl::FormatDuration(downstream_.stream_stall_timeout()), " with ",
+             to_downstream_.size(), " bytes waiting: resetting it");
+  ++downstream_.context().counters().stalled_streams_reset;
+  response_state_ = ResponseState::kFinished;
+  to_downstream_.Clear();
+  DisarmAttemptTimers();
+  deadline_timer_.Disarm();
+  DetachUpstream(NGHTTP2_CANCEL);
+  DiscardRequestBody();
+  downstream_.ResetStream(stream_id_, NGHTTP2_CANCEL);
 }
 
 // --- Upstream side -----------------------------------------------------------
+
+void ProxyStream::OnRequestHeadersSent() { forwarded_ = true; }
 
 void ProxyStream::OnUpstreamOpened(upstream::UpstreamConnection* connection,
                                    int32_t stream_id) {
@@ -326,6 +356,7 @@ void ProxyStream::OnResponseData(const uint8_t* data, size_t length) {
   to_downstream_.Append(data, length);
   uncredited_response_ += length;
   ResumeDownstream();
+  WatchClientWindow();
 }
 
 void ProxyStream::OnResponseEnd() {
@@ -334,11 +365,8 @@ void ProxyStream::OnResponseEnd() {
 }
 
 void ProxyStream::OnUpstreamClose(uint32_t error_code) {
-  upstream::UpstreamConnection* connection = upstream_;
   upstream_ = nullptr;
-  // The stream is gone: what it still holds in our queue is credited to the
-  // connection now, so other streams are not starved of window.
-  connection->ConsumeConnection(uncredited_response_);
+  // The stream is gone, and the connection window was credited on arrival.
   uncredited_response_ = 0;
   if (response_complete_) {
     DiscardRequestBody();
@@ -483,7 +511,6 @@ void ProxyStream::DetachUpstream(uint32_t error_code) {
   if (upstream_ == nullptr) return;
   upstream::UpstreamConnection* connection = upstream_;
   upstream_ = nullptr;
-  connection->ConsumeConnection(uncredited_response_);
   uncredited_response_ = 0;
   connection->Detach(upstream_id_, error_code);
 }

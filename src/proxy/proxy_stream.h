@@ -61,11 +61,17 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   // same no-copy shape as ReadRequestBody/WriteRequestBody.
   ssize_t ReadResponseBody(size_t length, uint32_t* data_flags);
   void WriteResponseBody(size_t length, std::string* out);
+  // Whether a client reset now would be premature (h2::FloodGuard): the
+  // request was neither forwarded to a backend nor answered by strait.
+  bool premature() const {
+    return !forwarded_ && response_state_ == ResponseState::kNotStarted;
+  }
 
   // upstream::StreamHandler
   HeaderList RequestHeaders(bool* end_stream) override;
   void OnUpstreamOpened(upstream::UpstreamConnection* connection,
                         int32_t stream_id) override;
+  void OnRequestHeadersSent() override;
   ssize_t ReadRequestBody(size_t length, uint32_t* data_flags) override;
   void WriteRequestBody(size_t length, std::string* out) override;
   void OnResponseHeader(upstream::HeaderBlock block, absl::string_view name,
@@ -118,6 +124,11 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   // The response has started: no more attempts, no more replay bytes.
   void Commit();
   void DisarmAttemptTimers();
+  // Arms stall_timer_ while response bytes wait and the client's window is
+  // zero; disarms it otherwise.
+  void WatchClientWindow();
+  // streamStallTimeout passed: reset both halves.
+  void OnClientStalled();
   std::string ServiceLabel() const;
 
   DownstreamConnection& downstream_;
@@ -147,6 +158,7 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   // Set while an upstream stream is open.
   upstream::UpstreamConnection* upstream_ = nullptr;
   int32_t upstream_id_ = -1;
+  bool forwarded_ = false;  // some attempt's request HEADERS left strait
 
   HeaderList response_headers_;
   HeaderList trailers_;
@@ -159,6 +171,7 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   event::Timer response_header_timer_;  // forwardingTimeouts.responseHeaderTimeout
   event::Timer per_try_timer_;          // retry.perTryTimeout
   event::Timer retry_backoff_timer_;    // delay before a policy retry
+  event::Timer stall_timer_;            // the client's window stays at zero
 };
 
 }  // namespace strait::proxy

@@ -35,6 +35,9 @@ class StreamHandler {
   // The stream is open on `connection` (possibly before ConnPool::Open
   // returned, possibly later from the pool's queue).
   virtual void OnUpstreamOpened(UpstreamConnection* connection, int32_t stream_id) = 0;
+  // The request HEADERS have left strait for the backend (opened is not
+  // sent: a stream reset before this costs the backend nothing).
+  virtual void OnRequestHeadersSent() = 0;
 
   // nghttp2 data source for the request body, without copying: return how
   // many queued bytes (at most `length`) the next DATA frame carries, with

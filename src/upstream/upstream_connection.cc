@@ -162,13 +162,7 @@ void UpstreamConnection::ResumeData(int32_t stream_id) {
 
 void UpstreamConnection::Consume(int32_t stream_id, size_t length) {
   if (io_->closed() || length == 0) return;
-  nghttp2_session_consume(io_->session(), stream_id, length);
-  io_->ScheduleFlush();
-}
-
-void UpstreamConnection::ConsumeConnection(size_t length) {
-  if (io_->closed() || length == 0) return;
-  nghttp2_session_consume_connection(io_->session(), length);
+  nghttp2_session_consume_stream(io_->session(), stream_id, length);
   io_->ScheduleFlush();
 }
 
@@ -252,13 +246,30 @@ int UpstreamConnection::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame
   }
 }
 
+int UpstreamConnection::OnFrameSend(nghttp2_session*, const nghttp2_frame* frame,
+                                    void* user_data) {
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+    return 0;
+  }
+  StreamHandler* handler = Self(user_data)->HandlerFor(frame->hd.stream_id);
+  if (handler != nullptr) handler->OnRequestHeadersSent();
+  return 0;
+}
+
 int UpstreamConnection::OnDataChunkRecv(nghttp2_session* session, uint8_t,
                                         int32_t stream_id, const uint8_t* data,
                                         size_t len, void* user_data) {
-  StreamHandler* handler = Self(user_data)->HandlerFor(stream_id);
+  UpstreamConnection* self = Self(user_data);
+  // The connection window is shared by every client whose RPCs ride on this
+  // connection: credit it on arrival, so a client that stops reading holds
+  // back only its own stream (whose window is credited as the client takes
+  // the bytes). Memory stays bounded by open streams x stream window.
+  nghttp2_session_consume_connection(session, len);
+  self->io_->ScheduleFlush();
+  StreamHandler* handler = self->HandlerFor(stream_id);
   if (handler == nullptr) {
-    // Nobody wants these bytes: give the window back at once.
-    nghttp2_session_consume(session, stream_id, len);
+    // Nobody wants these bytes: give the stream window back at once.
+    nghttp2_session_consume_stream(session, stream_id, len);
     return 0;
   }
   handler->OnResponseData(data, len);
@@ -302,6 +313,7 @@ nghttp2_session_callbacks* UpstreamConnection::Callbacks() {
     nghttp2_session_callbacks_set_on_header_callback(cb, &UpstreamConnection::OnHeader);
     nghttp2_session_callbacks_set_on_frame_recv_callback(
         cb, &UpstreamConnection::OnFrameRecv);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, &UpstreamConnection::OnFrameSend);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
         cb, &UpstreamConnection::OnDataChunkRecv);
     nghttp2_session_callbacks_set_on_stream_close_callback(

@@ -46,10 +46,9 @@ class UpstreamConnection : public event::Deletable {
   absl::Status Submit(StreamHandler* handler);
   // Wakes a stream whose body source returned NGHTTP2_ERR_DEFERRED.
   void ResumeData(int32_t stream_id);
-  // Credits `length` bytes of received response DATA back to the backend.
+  // Credits the stream window for `length` bytes of received response DATA
+  // the client has taken (the connection window was credited on arrival).
   void Consume(int32_t stream_id, size_t length);
-  // Credits connection-level window only (for bytes of a closed stream).
-  void ConsumeConnection(size_t length);
   // The handler is going away: reset the stream with `error_code` if it is
   // still open, and never call the handler again.
   void Detach(int32_t stream_id, uint32_t error_code);
@@ -77,6 +76,7 @@ class UpstreamConnection : public event::Deletable {
   static int OnHeader(nghttp2_session*, const nghttp2_frame*, const uint8_t*,
                       size_t, const uint8_t*, size_t, uint8_t, void*);
   static int OnFrameRecv(nghttp2_session*, const nghttp2_frame*, void*);
+  static int OnFrameSend(nghttp2_session*, const nghttp2_frame*, void*);
   static int OnDataChunkRecv(nghttp2_session*, uint8_t, int32_t, const uint8_t*,
                              size_t, void*);
   static int OnStreamClose(nghttp2_session*, int32_t, uint32_t, void*);

@@ -70,6 +70,10 @@ class FrameClient {
     }
     Frame(NGHTTP2_SETTINGS, 0, 0, payload);
   }
+  void Reset(uint32_t stream, uint32_t code) {
+    uint32_t c = htonl(code);
+    Frame(NGHTTP2_RST_STREAM, 0, stream, std::string(reinterpret_cast<char*>(&c), 4));
+  }
   std::string HeaderBlock(const HeaderList& headers) {
     std::vector<nghttp2_nv> nv;
     for (const Header& h : headers) {
@@ -123,6 +127,7 @@ class FrameClient {
   int64_t goaway_code() const { return goaway_code_; }
   bool closed() const { return closed_ || write_failed_; }
   bool saw_settings() const { return saw_settings_; }
+  int ping_acks() const { return ping_acks_; }
   const std::map<uint32_t, uint32_t>& resets() const { return resets_; }
   const std::map<uint32_t, bool>& ended() const { return ended_; }
 
@@ -148,6 +153,7 @@ class FrameClient {
       };
       if (type == NGHTTP2_GOAWAY && length >= 8) goaway_code_ = u32(4);
       if (type == NGHTTP2_RST_STREAM && length >= 4) resets_[stream] = u32(0);
+      if (type == NGHTTP2_PING && (flags & NGHTTP2_FLAG_ACK)) ++ping_acks_;
       if (type == NGHTTP2_SETTINGS && !(flags & NGHTTP2_FLAG_ACK)) {
         saw_settings_ = true;
         Frame(NGHTTP2_SETTINGS, NGHTTP2_FLAG_ACK, 0, "");
@@ -164,6 +170,7 @@ class FrameClient {
   bool closed_ = false;
   bool write_failed_ = false;
   bool saw_settings_ = false;
+  int ping_acks_ = 0;
   int64_t goaway_code_ = -1;
   std::string in_;
   nghttp2_hd_deflater* deflater_ = nullptr;
@@ -190,6 +197,17 @@ class AbuseTest : public ProxyTest {
     EchoResponse resp;
     return bystander_->Unary(&ctx, req, &resp).ok() && resp.payload() == "still fine";
   }
+  // A client with a tiny receive buffer that never reads a byte.
+  std::unique_ptr<FrameClient> NonReader() {
+    auto c = std::make_unique<FrameClient>(proxy_port(), /*receive_buffer=*/4096);
+    c->Settings();
+    return c;
+  }
+  // Connections strait ended for abuse, by budget.
+  std::map<std::string, uint64_t> Abuse() { return server_->Stats().abuse_goaways; }
+  bool WaitForAbuse(const std::string& budget) {
+    return RawH2Server::WaitFor([&] { return Abuse()[budget] == 1; });
+  }
   std::unique_ptr<FrameClient> Attacker() {
     auto c = std::make_unique<FrameClient>(proxy_port());
     c->Settings();
@@ -203,46 +221,125 @@ class AbuseTest : public ProxyTest {
 TEST_F(AbuseTest, RapidResetGetsGoaway) {
   Start();
   auto c = Attacker();
-  for (uint32_t i = 0; i < 3000 && !c->closed(); ++i) {
+  // CVE-2023-44487's pattern: HEADERS and RST_STREAM back to back, 10,000
+  // streams as fast as the socket takes them.
+  for (uint32_t i = 0; i < 10000 && !c->closed(); ++i) {
     uint32_t id = 2 * i + 1;
     c->Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, id,
              c->HeaderBlock({{":method", "POST"}, {":scheme", "http"},
                              {":authority", "x"}, {":path", "/strait.test.v1.Echo/Unary"}}));
-    std::string code(4, '\0');
-    code[3] = NGHTTP2_CANCEL;
-    c->Frame(NGHTTP2_RST_STREAM, 0, id, code);
+    c->Reset(id, NGHTTP2_CANCEL);
+  }
+  ASSERT_TRUE(c->WaitForGoaway());
+  EXPECT_EQ(c->goaway_code(), kEnhanceYourCalm);  // strait's budget, not nghttp2's limiter
+  EXPECT_TRUE(c->WaitForClose());
+  EXPECT_EQ(Abuse(), (std::map<std::string, uint64_t>{{"premature_resets", 1}}));
+  // Streams reset before strait sent their HEADERS never reach the backend.
+  EXPECT_EQ(backends_[0]->calls(), 1);  // the bystander's first call
+  EXPECT_TRUE(BystanderWorks());
+}
+
+TEST_F(AbuseTest, AClientCancellingEveryForwardedRpcKeepsItsConnection) {
+  Start();
+  auto c = Attacker();
+  EchoRequest slow;
+  slow.set_sleep_ms(20000);
+  // 2,000 RPCs, 50 at a time, each cancelled once the backend has it: what a
+  // client whose deadlines all expire does. Not one reset is premature.
+  uint32_t id = 1;
+  for (int batch = 0; batch < 40; ++batch) {
+    std::vector<uint32_t> ids;
+    for (int i = 0; i < 50; ++i, id += 2) {
+      c->Request(id, "/strait.test.v1.Echo/Unary", slow.SerializeAsString());
+      ids.push_back(id);
+    }
+    int expected = 1 + 50 * (batch + 1);
+    ASSERT_TRUE(c->ReadUntil([&] { return backends_[0]->calls() == expected; }));
+    for (uint32_t r : ids) c->Reset(r, NGHTTP2_CANCEL);
+  }
+  ASSERT_TRUE(backends_[0]->WaitForCancelled(2000, absl::Seconds(20)));
+  c->Request(id, "/strait.test.v1.Echo/Unary", "");
+  ASSERT_TRUE(c->ReadUntil([&] { return c->ended().count(id) > 0; }));
+  EXPECT_EQ(c->goaway_code(), -1);
+  EXPECT_FALSE(c->closed());
+  EXPECT_TRUE(Abuse().empty());
+}
+
+TEST_F(AbuseTest, AClientThatPingsWithoutPauseButReadsKeepsItsConnection) {
+  Start();
+  auto c = Attacker();
+  // 5,000 PINGs one at a time, each as soon as the last ACK is back (far
+  // more than 1,000 a second), then 20 bursts of 200 before reading.
+  for (int i = 0; i < 5000; ++i) {
+    c->Frame(NGHTTP2_PING, 0, 0, std::string(8, char(i)));
+    ASSERT_TRUE(c->ReadUntil([&] { return c->ping_acks() == i + 1; })) << i;
+  }
+  for (int burst = 0; burst < 20; ++burst) {
+    for (int i = 0; i < 200; ++i) c->Frame(NGHTTP2_PING, 0, 0, std::string(8, char(i)));
+    ASSERT_TRUE(c->ReadUntil([&] { return c->ping_acks() == 5000 + 200 * (burst + 1); }));
+  }
+  c->Request(1, "/strait.test.v1.Echo/Unary", "");
+  ASSERT_TRUE(c->ReadUntil([&] { return c->ended().count(1) > 0; }));
+  EXPECT_EQ(c->goaway_code(), -1);
+  EXPECT_FALSE(c->closed());
+  EXPECT_TRUE(Abuse().empty());
+}
+
+TEST_F(AbuseTest, PingFloodFromAClientThatNeverReadsEndsTheConnection) {
+  Start();
+  auto c = NonReader();
+  // Up to 2 M PINGs (34 MB): far more than the socket buffers and the ACK
+  // queue hold, so strait must give up on the connection first.
+  for (int i = 0; i < 2'000'000 && !c->closed(); ++i) {
+    c->Frame(NGHTTP2_PING, 0, 0, std::string(8, char(i)));
+  }
+  EXPECT_TRUE(c->closed());
+  EXPECT_TRUE(WaitForAbuse("control_frame_flood"));
+  EXPECT_TRUE(BystanderWorks());
+}
+
+TEST_F(AbuseTest, SettingsFloodFromAClientThatNeverReadsEndsTheConnection) {
+  Start();
+  auto c = NonReader();
+  for (int i = 0; i < 2'000'000 && !c->closed(); ++i) c->Settings();
+  EXPECT_TRUE(c->closed());
+  EXPECT_TRUE(WaitForAbuse("control_frame_flood"));
+  EXPECT_TRUE(BystanderWorks());
+}
+
+TEST_F(AbuseTest, WindowUpdateFloodGetsGoaway) {
+  Start();
+  auto c = Attacker();
+  std::string one(4, '\0');
+  one[3] = 1;
+  for (int i = 0; i < 10000 && !c->closed(); ++i) c->Frame(NGHTTP2_WINDOW_UPDATE, 0, 0, one);
+  ASSERT_TRUE(c->WaitForGoaway());
+  EXPECT_EQ(c->goaway_code(), kEnhanceYourCalm);
+  EXPECT_EQ(Abuse(), (std::map<std::string, uint64_t>{{"window_update_flood", 1}}));
+  EXPECT_TRUE(BystanderWorks());
+}
+
+TEST_F(AbuseTest, PriorityFloodGetsGoaway) {
+  Start();
+  auto c = Attacker();
+  std::string priority(5, '\0');  // depends on stream 0, weight 1
+  for (uint32_t i = 0; i < 10000 && !c->closed(); ++i) {
+    c->Frame(NGHTTP2_PRIORITY, 0, 2 * i + 1, priority);
   }
   ASSERT_TRUE(c->WaitForGoaway());
   EXPECT_EQ(c->goaway_code(), kEnhanceYourCalm);
-  EXPECT_TRUE(c->WaitForClose());
+  EXPECT_EQ(Abuse(), (std::map<std::string, uint64_t>{{"priority_flood", 1}}));
   EXPECT_TRUE(BystanderWorks());
 }
 
-TEST_F(AbuseTest, PingFloodGetsGoaway) {
-  Start();
-  auto c = Attacker();
-  for (int i = 0; i < 500; ++i) c->Frame(NGHTTP2_PING, 0, 0, std::string(8, char(i)));
-  ASSERT_TRUE(c->WaitForGoaway());
-  EXPECT_EQ(c->goaway_code(), kEnhanceYourCalm);
-  EXPECT_TRUE(BystanderWorks());
-}
-
-TEST_F(AbuseTest, SettingsFloodGetsGoaway) {
-  Start();
-  auto c = Attacker();
-  for (int i = 0; i < 500; ++i) c->Settings();
-  ASSERT_TRUE(c->WaitForGoaway());
-  EXPECT_EQ(c->goaway_code(), kEnhanceYourCalm);
-  EXPECT_TRUE(BystanderWorks());
-}
-
-TEST_F(AbuseTest, EmptyDataFloodGetsGoaway) {
+TEST_F(AbuseTest, ConsecutiveEmptyDataFramesGetGoaway) {
   Start();
   auto c = Attacker();
   c->Request(1, "/strait.test.v1.Echo/Bidi", "", /*keep_open=*/true);
-  for (int i = 0; i < 500; ++i) c->Frame(NGHTTP2_DATA, 0, 1, "");
+  for (int i = 0; i < 10000 && !c->closed(); ++i) c->Frame(NGHTTP2_DATA, 0, 1, "");
   ASSERT_TRUE(c->WaitForGoaway());
   EXPECT_EQ(c->goaway_code(), kEnhanceYourCalm);
+  EXPECT_EQ(Abuse(), (std::map<std::string, uint64_t>{{"empty_frames", 1}}));
   EXPECT_TRUE(BystanderWorks());
 }
 
@@ -270,9 +367,23 @@ TEST_F(AbuseTest, OversizedHeaderListsAreRefusedThenTheConnectionEnds) {
   ASSERT_NE(FindHeader(r.headers, "grpc-status"), nullptr);
   EXPECT_EQ(*FindHeader(r.headers, "grpc-status"), "8");  // RESOURCE_EXHAUSTED
   EXPECT_EQ(backends_[0]->service().calls(), calls_before);  // never forwarded
+  // One offender in three streams: each fails alone, the connection stays.
+  for (int i = 0; i < 20; ++i) {
+    int32_t a = (*client)->SubmitGrpc("/strait.test.v1.Echo/Unary", "");
+    int32_t b = (*client)->SubmitGrpc("/strait.test.v1.Echo/Unary", "");
+    int32_t bad = (*client)->SubmitGrpc("/strait.test.v1.Echo/Unary", "", big);
+    for (int32_t id : {a, b, bad}) ASSERT_TRUE((*client)->WaitForClose(id));
+    EXPECT_EQ(*FindHeader((*client)->stream(a).trailers, "grpc-status"), "0");
+    EXPECT_EQ(*FindHeader((*client)->stream(b).trailers, "grpc-status"), "0");
+    EXPECT_EQ(*FindHeader((*client)->stream(bad).headers, "grpc-status"), "8");
+  }
+  EXPECT_FALSE((*client)->goaway_received());
+  EXPECT_EQ(backends_[0]->service().calls(), calls_before + 40);
+  // Then only offenders: once they are most of the streams, the connection goes.
   for (int i = 0; i < 30; ++i) (*client)->SubmitGrpc("/strait.test.v1.Echo/Unary", "", big);
   ASSERT_TRUE((*client)->RunUntil([&] { return (*client)->goaway_received(); }));
   EXPECT_EQ((*client)->goaway_error(), kEnhanceYourCalm);
+  EXPECT_EQ(Abuse(), (std::map<std::string, uint64_t>{{"oversized_headers", 1}}));
   EXPECT_TRUE(BystanderWorks());
 }
 
@@ -291,6 +402,54 @@ TEST_F(AbuseTest, StreamsBeyondTheAcknowledgedLimitEndTheConnection) {
   EXPECT_EQ(c->goaway_code(), static_cast<int64_t>(NGHTTP2_PROTOCOL_ERROR));
   EXPECT_TRUE(c->WaitForClose());
   EXPECT_LE(backends_[0]->service().calls() - calls_before, 10);
+  EXPECT_TRUE(BystanderWorks());
+}
+
+// RFC 9113 section 5.1.1: a new stream's id must exceed every id the client
+// opened before (h2spec 5.1.1/2). nghttp2 alone ignores such HEADERS.
+TEST_F(AbuseTest, HeadersOnALowerSkippedStreamIdGetProtocolError) {
+  Start();
+  auto c = Attacker();
+  c->Request(5, "/strait.test.v1.Echo/Unary", "");
+  ASSERT_TRUE(c->ReadUntil([&] { return c->ended().count(5) > 0; }));
+  c->Request(3, "/strait.test.v1.Echo/Unary", "");
+  ASSERT_TRUE(c->WaitForGoaway());
+  EXPECT_EQ(c->goaway_code(), static_cast<int64_t>(NGHTTP2_PROTOCOL_ERROR));
+  EXPECT_TRUE(c->WaitForClose());
+  EXPECT_TRUE(BystanderWorks());
+}
+
+// The race nghttp2 guards against: the client's trailers (HEADERS with
+// END_STREAM) for a stream strait already reset are no offence.
+TEST_F(AbuseTest, TrailersForAStreamStraitResetAreNoProtocolError) {
+  Start();
+  auto c = Attacker();
+  HeaderList bad_request = {{":method", "POST"}, {":scheme", "http"},
+                            {":authority", "x"}, {":path", "/strait.test.v1.Echo/Unary"},
+                            {"te", "trailers"}, {"content-length", "3"}};
+  // Content-length that the body will contradict: nghttp2 resets stream 1.
+  c->Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1, c->HeaderBlock(bad_request));
+  c->Frame(NGHTTP2_DATA, 0, 1, GrpcFrame("longer than three"));
+  ASSERT_TRUE(c->ReadUntil([&] { return c->resets().count(1) > 0; }));
+  c->Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1,
+           c->HeaderBlock({{"x-trailer", "late"}}));
+  c->Request(3, "/strait.test.v1.Echo/Unary", "");
+  ASSERT_TRUE(c->ReadUntil([&] { return c->ended().count(3) > 0; }));
+  EXPECT_EQ(c->goaway_code(), -1);
+}
+
+// The rest of section 5.1, as nghttp2 answers it: frames on idle streams
+// are connection errors.
+TEST_F(AbuseTest, FramesOnIdleStreamsGetProtocolError) {
+  Start();
+  for (uint8_t type : {NGHTTP2_DATA, NGHTTP2_RST_STREAM, NGHTTP2_WINDOW_UPDATE}) {
+    auto c = Attacker();
+    std::string payload(type == NGHTTP2_DATA ? 0 : 4, '\0');
+    if (type != NGHTTP2_DATA) payload[3] = 1;
+    c->Frame(type, 0, 7, payload);
+    ASSERT_TRUE(c->WaitForGoaway()) << int(type);
+    EXPECT_EQ(c->goaway_code(), static_cast<int64_t>(NGHTTP2_PROTOCOL_ERROR)) << int(type);
+  }
   EXPECT_TRUE(BystanderWorks());
 }
 
