@@ -16,10 +16,13 @@ packages=(
   nghttp2-client
   golang-go golang-google-grpc-dev golang-google-protobuf-dev protoc-gen-go protoc-gen-go-grpc
   golang-github-golang-protobuf-1-5-dev
+  nodejs npm
 )
 
 missing=()
 for p in "${packages[@]}"; do
+  # NodeSource's nodejs bundles npm and conflicts with Debian's npm package.
+  if [ "$p" = npm ] && command -v npm >/dev/null; then continue; fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
