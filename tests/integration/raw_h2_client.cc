@@ -37,9 +37,15 @@ struct RawH2ClientCallbacks {
     }
     return 0;
   }
-  static int OnData(nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len,
-                    void* user) {
-    Self(user)->streams_[id].body.append(reinterpret_cast<const char*>(data), len);
+  static int OnData(nghttp2_session* session, uint8_t, int32_t id, const uint8_t* data,
+                    size_t len, void* user) {
+    RawH2Client* self = Self(user);
+    self->streams_[id].body.append(reinterpret_cast<const char*>(data), len);
+    if (self->window_updates_) {
+      nghttp2_session_consume(session, id, len);
+    } else {
+      self->unconsumed_[id] += len;
+    }
     return 0;
   }
   static int OnClose(nghttp2_session*, int32_t id, uint32_t code, void* user) {
@@ -64,6 +70,10 @@ struct RawH2ClientCallbacks {
 };
 
 absl::StatusOr<std::unique_ptr<RawH2Client>> RawH2Client::Connect(int port) {
+  return Connect(port, Options{});
+}
+
+absl::StatusOr<std::unique_ptr<RawH2Client>> RawH2Client::Connect(int port, Options options) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -75,17 +85,23 @@ absl::StatusOr<std::unique_ptr<RawH2Client>> RawH2Client::Connect(int port) {
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return std::unique_ptr<RawH2Client>(new RawH2Client(fd));
+  return std::unique_ptr<RawH2Client>(new RawH2Client(fd, options));
 }
 
-RawH2Client::RawH2Client(int fd) : fd_(fd) {
+RawH2Client::RawH2Client(int fd, Options options)
+    : fd_(fd), window_updates_(options.window_updates) {
   nghttp2_session_callbacks* cb;
   nghttp2_session_callbacks_new(&cb);
   nghttp2_session_callbacks_set_on_header_callback(cb, RawH2ClientCallbacks::OnHeader);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, RawH2ClientCallbacks::OnFrameRecv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, RawH2ClientCallbacks::OnData);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, RawH2ClientCallbacks::OnClose);
-  nghttp2_session_client_new(&session_, cb, this);
+  nghttp2_option* option;
+  nghttp2_option_new(&option);
+  // Credit is given by hand (OnData), so that it can be withheld.
+  nghttp2_option_set_no_auto_window_update(option, 1);
+  nghttp2_session_client_new2(&session_, cb, this, option);
+  nghttp2_option_del(option);
   nghttp2_session_callbacks_del(cb);
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, nullptr, 0);
 }
@@ -124,6 +140,19 @@ int32_t RawH2Client::SubmitGrpc(const std::string& path, const std::string& mess
   headers.insert(headers.end(), extra.begin(), extra.end());
   std::string body = GrpcFrame(message);
   return Submit(headers, &body);
+}
+
+void RawH2Client::ResumeWindowUpdates() {
+  window_updates_ = true;
+  for (auto& [id, n] : unconsumed_) nghttp2_session_consume(session_, id, n);
+  unconsumed_.clear();
+  FlushOut();
+}
+
+size_t RawH2Client::body_bytes() const {
+  size_t n = 0;
+  for (const auto& [id, s] : streams_) n += s.body.size();
+  return n;
 }
 
 bool RawH2Client::SendRaw(const std::string& bytes) {

@@ -30,7 +30,13 @@ class RawH2Client {
     int header_blocks = 0;    // HEADERS frames received (1 = trailers-only)
   };
 
+  struct Options {
+    // false: never send WINDOW_UPDATE (until Consume): the peer's windows
+    // toward this client close after 65535 bytes per stream and in all.
+    bool window_updates = true;
+  };
   static absl::StatusOr<std::unique_ptr<RawH2Client>> Connect(int port);
+  static absl::StatusOr<std::unique_ptr<RawH2Client>> Connect(int port, Options options);
   ~RawH2Client();
 
   nghttp2_session* session() { return session_; }
@@ -41,6 +47,11 @@ class RawH2Client {
   // A gRPC request for `path` with a length-prefixed message `message`.
   int32_t SubmitGrpc(const std::string& path, const std::string& message = "",
                      const HeaderList& extra = {});
+  // With window_updates off: from now on, credit what arrives, and what
+  // arrived so far, like an ordinary client.
+  void ResumeWindowUpdates();
+  // DATA bytes received on every stream.
+  size_t body_bytes() const;
   // Writes bytes straight to the socket, bypassing nghttp2.
   bool SendRaw(const std::string& bytes);
   // Pumps I/O until `done()` holds, the connection ends, or `timeout` passes.
@@ -57,13 +68,15 @@ class RawH2Client {
   bool connection_closed() const { return connection_closed_; }
 
  private:
-  RawH2Client(int fd);
+  RawH2Client(int fd, Options options);
   bool FlushOut();
 
   int fd_;
   nghttp2_session* session_ = nullptr;
   std::map<int32_t, StreamResult> streams_;
   std::map<int32_t, std::string> bodies_;  // request bodies to send
+  bool window_updates_;
+  std::map<int32_t, size_t> unconsumed_;  // DATA bytes not credited, by stream
   bool goaway_received_ = false;
   uint32_t goaway_error_ = 0;
   bool connection_closed_ = false;

@@ -1,0 +1,158 @@
+// Flow control between clients: a client that stops reading holds back only
+// its own streams, never another client's, on a shared or a fresh upstream
+// connection; and its stalled streams end after streamStallTimeout.
+#include <gtest/gtest.h>
+#include <nghttp2/nghttp2.h>
+
+#include <vector>
+
+#include "tests/integration/proxy_fixture.h"
+#include "tests/integration/raw_h2_client.h"
+
+namespace strait::testing {
+namespace {
+
+using test::v1::EchoRequest;
+using test::v1::EchoResponse;
+
+constexpr int kStalledStreams = 20;
+constexpr size_t kClientWindow = 65535;  // HTTP/2's initial windows, never credited
+
+class FlowControlTest : public ProxyTest {
+ protected:
+  // One worker, so every RPC to the backend shares one upstream pool.
+  void Start(absl::Duration stream_stall_timeout = absl::ZeroDuration()) {
+    backends_.push_back(std::make_unique<TestBackend>("b"));
+    config_ = EchoConfig(BackendAddresses());
+    if (stream_stall_timeout > absl::ZeroDuration()) {
+      SetDuration(config_.mutable_entry_points()->at("web").mutable_transport()
+                      ->mutable_stream_stall_timeout(),
+                  stream_stall_timeout);
+    }
+    StartProxy(config_, /*workers=*/1);
+  }
+
+  // A client that opens kStalledStreams server streams of 100 x 64 KiB and
+  // never sends WINDOW_UPDATE: it takes exactly its initial connection
+  // window, then nothing more arrives for it.
+  std::unique_ptr<RawH2Client> StallingClient(std::vector<int32_t>* ids) {
+    auto client = RawH2Client::Connect(proxy_port(), {.window_updates = false});
+    EXPECT_TRUE(client.ok());
+    EchoRequest flood;
+    flood.set_response_count(100);
+    flood.set_response_size(64 * 1024);
+    for (int i = 0; i < kStalledStreams; ++i) {
+      ids->push_back((*client)->SubmitGrpc("/strait.test.v1.Echo/ServerStream",
+                                           flood.SerializeAsString()));
+    }
+    EXPECT_TRUE((*client)->RunUntil([&] { return (*client)->body_bytes() == kClientWindow; }));
+    return std::move(*client);
+  }
+
+  // A unary RPC and a 4 MiB server stream on a connection of their own.
+  void BystanderWorks() {
+    auto stub = MakeStub(proxy_port());
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    EchoRequest req;
+    req.set_payload("not stalled");
+    EchoResponse resp;
+    grpc::Status status = stub->Unary(&ctx, req, &resp);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(resp.payload(), "not stalled");
+
+    grpc::ClientContext stream_ctx;
+    stream_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    EchoRequest many;
+    many.set_response_count(64);
+    many.set_response_size(64 * 1024);
+    auto reader = stub->ServerStream(&stream_ctx, many);
+    int received = 0;
+    while (reader->Read(&resp)) ++received;
+    status = reader->Finish();
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(received, 64);
+  }
+
+  // Lets the stalled client read again: every stream then delivers all its
+  // 100 responses and ends with OK.
+  static void ExpectCompleteAfterResuming(RawH2Client& client, const std::vector<int32_t>& ids) {
+    client.ResumeWindowUpdates();
+    ASSERT_TRUE(client.RunUntil(
+        [&] {
+          for (int32_t id : ids) {
+            if (!client.stream(id).closed) return false;
+          }
+          return true;
+        },
+        absl::Seconds(30)));
+    for (int32_t id : ids) {
+      const RawH2Client::StreamResult& r = client.stream(id);
+      ASSERT_NE(FindHeader(r.trailers, "grpc-status"), nullptr) << id;
+      EXPECT_EQ(*FindHeader(r.trailers, "grpc-status"), "0") << id;
+      // 100 length-prefixed messages, in order, none short.
+      size_t at = 0;
+      int index = 0;
+      for (; at + 5 <= r.body.size(); ++index) {
+        uint32_t length = (uint8_t(r.body[at + 1]) << 24) | (uint8_t(r.body[at + 2]) << 16) |
+                          (uint8_t(r.body[at + 3]) << 8) | uint8_t(r.body[at + 4]);
+        EchoResponse message;
+        ASSERT_TRUE(message.ParseFromString(r.body.substr(at + 5, length))) << id;
+        EXPECT_EQ(message.index(), index);
+        EXPECT_EQ(message.payload().size(), 64u * 1024);
+        at += 5 + length;
+      }
+      EXPECT_EQ(at, r.body.size()) << id;
+      EXPECT_EQ(index, 100) << id;
+    }
+  }
+
+  config::v1::Config config_;
+};
+
+TEST_F(FlowControlTest, AClientThatStopsReadingDoesNotStallOthersOnTheSharedConnection) {
+  Start();
+  std::vector<int32_t> ids;
+  auto stalled = StallingClient(&ids);
+  // The backend has long filled strait's upstream stream windows for the
+  // stalled streams (20 x 64 KiB > the upstream connection's first window
+  // of 64 KiB): the shared connection must still carry others' bytes.
+  BystanderWorks();
+  EXPECT_EQ(stalled->body_bytes(), kClientWindow);  // and the stalled one got nothing more
+  // Once the client reads again, its streams complete.
+  ExpectCompleteAfterResuming(*stalled, ids);
+}
+
+TEST_F(FlowControlTest, AClientThatStopsReadingDoesNotStallOthersOnAFreshConnection) {
+  Start();
+  std::vector<int32_t> ids;
+  auto stalled = StallingClient(&ids);
+  // Another transport for the same server: new RPCs get a new pool, and so
+  // a new upstream connection.
+  config_.mutable_servers_transports()->at("fast").mutable_forwarding_timeouts()
+      ->mutable_dial_timeout()->set_seconds(3);
+  ASSERT_TRUE(server_->Reload(config_).ok());
+  BystanderWorks();
+  EXPECT_EQ(stalled->body_bytes(), kClientWindow);
+  ExpectCompleteAfterResuming(*stalled, ids);
+}
+
+TEST_F(FlowControlTest, StreamsStalledPastStreamStallTimeoutAreResetBothWays) {
+  Start(/*stream_stall_timeout=*/absl::Milliseconds(200));
+  std::vector<int32_t> ids;
+  auto stalled = StallingClient(&ids);
+  ASSERT_TRUE(stalled->RunUntil([&] {
+    for (int32_t id : ids) {
+      if (!stalled->stream(id).closed) return false;
+    }
+    return true;
+  }));
+  for (int32_t id : ids) EXPECT_EQ(stalled->stream(id).close_code, NGHTTP2_CANCEL) << id;
+  EXPECT_TRUE(backends_[0]->WaitForCancelled(kStalledStreams, absl::Seconds(10)));
+  EXPECT_EQ(server_->Stats().stalled_streams_reset, static_cast<uint64_t>(kStalledStreams));
+  EXPECT_FALSE(stalled->goaway_received());  // the connection itself lives on
+  BystanderWorks();
+}
+
+}  // namespace
+}  // namespace strait::testing
