@@ -15,6 +15,9 @@ namespace {
 
 // Retries of attempts the backend never saw, beyond the retry policy.
 constexpr int kMaxTransparentRetries = 5;
+// Request bytes kept for transparent retries when the service has no retry
+// policy (one default-sized DATA frame).
+constexpr size_t kTransparentReplayBytes = 16 * 1024;
 
 }  // namespace
 
@@ -60,6 +63,7 @@ ProxyStream::ProxyStream(DownstreamConnection& downstream, int32_t stream_id,
 ProxyStream::~ProxyStream() {
   // Normally OnDownstreamClose ran first; this covers teardown paths too.
   DetachUpstream(NGHTTP2_CANCEL);
+  DropReplay();
 }
 
 // --- Downstream side ---------------------------------------------------------
@@ -207,7 +211,7 @@ void ProxyStream::OnDownstreamClose(uint32_t error_code) {
   // connection's budget.
   downstream_.Consume(stream_id_, to_upstream_.size() - precredited_);
   to_upstream_.Clear();
-  replay_.Clear();
+  DropReplay();
   discarding_request_ = true;
   DetachUpstream(NGHTTP2_CANCEL);
   response_state_ = ResponseState::kFinished;
@@ -295,11 +299,18 @@ void ProxyStream::WriteRequestBody(size_t length, std::string* out) {
   precredited_ -= replayed;
   downstream_.Consume(stream_id_, n - replayed);
   if (replayable_ && n > 0) {
-    if (replay_.size() + n <= service_->retry.buffer_bytes) {
+    // A retry policy keeps up to its bufferBytes. Without one only
+    // transparent retries (a refused stream) remain: they keep at most one
+    // small frame's worth, the body of a typical unary call, so that an
+    // idle stream holds little beyond its windows.
+    size_t limit = service_->retry.max_attempts > 1 ? service_->retry.buffer_bytes
+                                                    : kTransparentReplayBytes;
+    if (replay_.size() + n <= limit) {
       replay_.Append(reinterpret_cast<const uint8_t*>(out->data() + start), n);
+      downstream_.context().counters().replay_bytes += n;
     } else {
       replayable_ = false;
-      replay_.Clear();
+      DropReplay();
     }
   }
 }
@@ -315,8 +326,7 @@ void ProxyStream::OnResponseHeader(upstream::HeaderBlock block, absl::string_vie
 
 void ProxyStream::OnResponseHeadersDone(upstream::HeaderBlock block, bool end_stream) {
   if (block == upstream::HeaderBlock::kTrailers) {
-    response_complete_ = true;
-    ResumeDownstream();
+    ResponseComplete();
     return;
   }
   response_header_timer_.Disarm();
@@ -335,6 +345,7 @@ void ProxyStream::OnResponseHeadersDone(upstream::HeaderBlock block, bool end_st
     }
   }
   Commit();
+  if (end_stream) deadline_timer_.Disarm();  // the status is here
   response_complete_ = end_stream;
   SubmitResponseHeaders(end_stream);
 }
@@ -359,7 +370,12 @@ void ProxyStream::OnResponseData(const uint8_t* data, size_t length) {
   WatchClientWindow();
 }
 
-void ProxyStream::OnResponseEnd() {
+void ProxyStream::OnResponseEnd() { ResponseComplete(); }
+
+void ProxyStream::ResponseComplete() {
+  // The backend's status is here: whatever the client's pace, it must get
+  // that status, never one strait makes up later (DEADLINE_EXCEEDED).
+  deadline_timer_.Disarm();
   response_complete_ = true;
   ResumeDownstream();
 }
@@ -432,7 +448,9 @@ void ProxyStream::FailAttempt(Failure failure, h2::GrpcStatus status,
   STRAIT_LOG(kDebug, "stream ", stream_id_, ": retrying after: ", message);
   // Rewind: what the failed attempt took goes out again first.
   precredited_ += replay_.size();
+  downstream_.context().counters().replay_bytes -= replay_.size();
   to_upstream_.Prepend(std::move(replay_));
+  replay_.Clear();
   response_headers_.clear();
   trailers_.clear();
   if (failure == Failure::kNeverSent || failure == Failure::kRefused) {
@@ -448,7 +466,7 @@ void ProxyStream::FailAttempt(Failure failure, h2::GrpcStatus status,
 
 void ProxyStream::Commit() {
   replayable_ = false;
-  replay_.Clear();
+  DropReplay();
   per_try_timer_.Disarm();
 }
 
@@ -499,7 +517,7 @@ void ProxyStream::DiscardRequestBody() {
   downstream_.Consume(stream_id_, to_upstream_.size() - precredited_);
   precredited_ = 0;
   to_upstream_.Clear();
-  replay_.Clear();
+  DropReplay();
   replayable_ = false;
 }
 
@@ -517,6 +535,11 @@ void ProxyStream::DetachUpstream(uint32_t error_code) {
 
 void ProxyStream::ResumeDownstream() {
   if (response_state_ == ResponseState::kStreaming) downstream_.ResumeData(stream_id_);
+}
+
+void ProxyStream::DropReplay() {
+  downstream_.context().counters().replay_bytes -= replay_.size();
+  replay_.Clear();
 }
 
 void ProxyStream::CreditUpstream(size_t length) {

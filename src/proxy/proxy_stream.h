@@ -124,6 +124,10 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   // The response has started: no more attempts, no more replay bytes.
   void Commit();
   void DisarmAttemptTimers();
+  // Nothing more comes from the backend (trailers, or END_STREAM on DATA).
+  void ResponseComplete();
+  // Frees the replay copy (and its count).
+  void DropReplay();
   // Arms stall_timer_ while response bytes wait and the client's window is
   // zero; disarms it otherwise.
   void WatchClientWindow();

@@ -173,5 +173,48 @@ TEST_F(DeadlineRetryTest, ForwardingHeaders) {
   EXPECT_EQ(resp.authority(), backends_[0]->address());
 }
 
+// The backend's trailers arrive well before the deadline, but the client
+// reads slowly: it must still get them, not a DEADLINE_EXCEEDED that strait
+// made up once the deadline passed while the bytes waited for the client.
+TEST_F(DeadlineRetryTest, TrailersThatArrivedBeforeTheDeadlineReachASlowClientIntact) {
+  backends_.push_back(std::make_unique<TestBackend>("b"));
+  RawH2Server stuck(RawH2Server::Behavior::kStuck);
+  config::v1::Config config = EchoConfig(BackendAddresses());
+  // A large upstream window: the whole response, trailers included, reaches
+  // strait at once and waits there for the client.
+  config.mutable_servers_transports()->at("fast").mutable_http2()->set_initial_stream_window_size(
+      1 << 20);
+  // Unary calls go to a backend that never answers: the clock for the test.
+  config::v1::Router& clock = (*config.mutable_routers())["clock"];
+  clock.set_rule("GRPCMethod(`/strait.test.v1.Echo/Unary`)");
+  clock.set_service("stuck");
+  (*config.mutable_services())["stuck"].mutable_load_balancer()->add_servers()->set_url(
+      absl::StrCat("h2c://", stuck.address()));
+  StartProxy(config, 1);
+
+  auto client = RawH2Client::Connect(proxy_port(), {.window_updates = false});
+  ASSERT_TRUE(client.ok());
+  EchoRequest two;
+  two.set_response_count(2);
+  two.set_response_size(64 * 1024);  // 2 x 64 KiB: more than the client's 64 KiB window
+  int32_t slow = (*client)->SubmitGrpc("/strait.test.v1.Echo/ServerStream",
+                                       two.SerializeAsString(), {{"grpc-timeout", "300m"}});
+  ASSERT_TRUE((*client)->RunUntil([&] { return (*client)->body_bytes() == 65535; }));
+  // A second RPC with the same deadline, started later, on the stuck
+  // backend: once strait ends it, the first one's deadline has passed too.
+  int32_t clock_call =
+      (*client)->SubmitGrpc("/strait.test.v1.Echo/Unary", "", {{"grpc-timeout", "300m"}});
+  ASSERT_TRUE((*client)->WaitForClose(clock_call, absl::Seconds(20)));
+  EXPECT_EQ(*FindHeader((*client)->stream(clock_call).headers, "grpc-status"), "4");
+  EXPECT_FALSE((*client)->stream(slow).closed);
+
+  (*client)->ResumeWindowUpdates();
+  ASSERT_TRUE((*client)->WaitForClose(slow, absl::Seconds(20)));
+  const RawH2Client::StreamResult& r = (*client)->stream(slow);
+  ASSERT_NE(FindHeader(r.trailers, "grpc-status"), nullptr);
+  EXPECT_EQ(*FindHeader(r.trailers, "grpc-status"), "0");
+  EXPECT_GT(r.body.size(), 2u * 64 * 1024);  // both messages
+}
+
 }  // namespace
 }  // namespace strait::testing

@@ -63,6 +63,9 @@ grpc::Status EchoService::EndCancelled(const char* where) {
 }
 
 grpc::Status EchoService::EndBroken(grpc::ServerContext* context, const char* where) {
+  // A write fails as soon as the stream is gone, but gRPC may mark the call
+  // cancelled a moment later: give it that moment (bounded).
+  for (int i = 0; i < 100 && !context->IsCancelled(); ++i) absl::SleepFor(kCancelPoll);
   if (context->IsCancelled()) return EndCancelled(where);
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string("peer gone ") + where);
 }
