@@ -92,6 +92,12 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
         .max_connection_buffer_bytes = ep.transport().max_connection_buffer_bytes() != 0
                                            ? ep.transport().max_connection_buffer_bytes()
                                            : 4u << 20,
+        .keep_alive_time = ep.transport().has_keep_alive_time()
+                               ? ToDuration(ep.transport().keep_alive_time())
+                               : absl::Seconds(60),
+        .keep_alive_timeout = ep.transport().has_keep_alive_timeout()
+                                  ? ToDuration(ep.transport().keep_alive_timeout())
+                                  : absl::Seconds(20),
         .routes = std::move(*routes),
     };
     snapshot->entry_points_.emplace(name, std::move(entry));

@@ -27,6 +27,8 @@ struct EntryPointEntry {
   absl::Duration write_stall_timeout;
   absl::Duration stream_stall_timeout;  // zero: never
   size_t max_connection_buffer_bytes;
+  absl::Duration keep_alive_time;  // zero: no keepalive PINGs
+  absl::Duration keep_alive_timeout;
   router::RouteTable routes;  // the routers serving this entry point
 };
 

@@ -109,6 +109,8 @@ absl::Status ValidateConfig(const v1::Config& config) {
                   ep->transport().write_stall_timeout());
     CheckDuration(p, path + ".transport.streamStallTimeout",
                   ep->transport().stream_stall_timeout());
+    CheckDuration(p, path + ".transport.keepAliveTime", ep->transport().keep_alive_time());
+    CheckDuration(p, path + ".transport.keepAliveTimeout", ep->transport().keep_alive_timeout());
   }
 
   for (const auto& [name, router] : Sorted(config.routers())) {

@@ -22,6 +22,10 @@ SocketSession::SocketSession(event::Dispatcher& dispatcher, int fd,
       write_stall_timer_(dispatcher, [this] {
         Close(absl::StrCat("peer took no bytes for ",
                            absl::FormatDuration(write_stall_timeout_)));
+      }),
+      keepalive_timer_(dispatcher, [this] { OnKeepaliveTimer(); }),
+      ping_ack_timer_(dispatcher, [this] {
+        Close(absl::StrCat("no PING answer within ", absl::FormatDuration(keepalive_timeout_)));
       }) {}
 
 SocketSession::~SocketSession() {
@@ -34,8 +38,25 @@ void SocketSession::Start(nghttp2_session* session) {
   if (connecting_) {
     io_.SetInterest(false, true);
   } else {
+    ArmKeepalive();
     Flush();
   }
+}
+
+void SocketSession::ArmKeepalive() {
+  if (keepalive_time_ > absl::ZeroDuration()) keepalive_timer_.Arm(keepalive_time_);
+}
+
+void SocketSession::OnKeepaliveTimer() {
+  if (closed_) return;
+  ArmKeepalive();
+  if (heard_ || ping_ack_timer_.armed()) {
+    heard_ = false;
+    return;
+  }
+  nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr);
+  ping_ack_timer_.Arm(keepalive_timeout_);
+  ScheduleFlush();
 }
 
 void SocketSession::OnReady(uint32_t ready) {
@@ -47,6 +68,7 @@ void SocketSession::OnReady(uint32_t ready) {
       return;
     }
     connecting_ = false;
+    ArmKeepalive();
     if (on_connected_) on_connected_();
     if (!closed_) Flush();
     return;
@@ -74,7 +96,8 @@ bool SocketSession::ReadSome() {
         if (!closed_) Close(absl::StrCat("HTTP/2 error: ", nghttp2_strerror(rv)));
         return false;
       }
-      if (on_read_) on_read_();
+      heard_ = true;
+      ping_ack_timer_.Disarm();  // any frame shows the peer is alive
       if (closed_) return false;
       if (static_cast<size_t>(n) < sizeof buf) return true;
       // More to read: first move what nghttp2 queued meanwhile (ACKs, say)
@@ -150,6 +173,8 @@ void SocketSession::Close(absl::string_view reason) {
   closed_ = true;
   flush_.Cancel();
   write_stall_timer_.Disarm();
+  keepalive_timer_.Disarm();
+  ping_ack_timer_.Disarm();
   io_.SetInterest(false, false);
   // Output the peer never took would keep the connection alive in the
   // kernel (a FIN cannot pass unread data): abort with a reset instead.

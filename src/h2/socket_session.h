@@ -38,8 +38,16 @@ class SocketSession {
   // Closes the connection when pending output makes no progress for
   // `timeout` (a peer that never reads). Zero disables.
   void set_write_stall_timeout(absl::Duration timeout) { write_stall_timeout_ = timeout; }
-  // Runs after every read that fed bytes to nghttp2 (keepalive timers).
-  void set_on_read(std::function<void()> on_read) { on_read_ = std::move(on_read); }
+  // Keepalive: once the peer has sent nothing for `time`, sends a PING, and
+  // closes the connection if nothing at all arrives within `timeout` after
+  // it. Silence is checked once per `time`, so the PING goes out between
+  // `time` and twice that after the last frame, never sooner (servers punish
+  // clients that PING too often). A peer that answers PINGs lives forever.
+  // Zero `time` disables. Call before Start().
+  void set_keepalive(absl::Duration time, absl::Duration timeout) {
+    keepalive_time_ = time;
+    keepalive_timeout_ = timeout;
+  }
   // Takes ownership of `session` and starts reading.
   void Start(nghttp2_session* session);
   nghttp2_session* session() const { return session_; }
@@ -73,6 +81,8 @@ class SocketSession {
   // Returns false if the session closed while reading.
   bool ReadSome();
   void UpdateInterest();
+  void ArmKeepalive();
+  void OnKeepaliveTimer();
 
   // Output is gathered up to here before writing.
   static constexpr size_t kOutHighWater = 64 * 1024;
@@ -84,13 +94,17 @@ class SocketSession {
   nghttp2_session* session_ = nullptr;
   std::function<void()> on_connected_;
   CloseCallback on_close_;
-  std::function<void()> on_read_;
   std::string out_;        // bytes taken from nghttp2, not yet written
   size_t out_offset_ = 0;  // how much of out_ is already written
   absl::Duration write_stall_timeout_ = absl::ZeroDuration();
   event::FileEvent io_;
   event::DeferredCall flush_;
   event::Timer write_stall_timer_;
+  absl::Duration keepalive_time_ = absl::ZeroDuration();
+  absl::Duration keepalive_timeout_ = absl::ZeroDuration();
+  bool heard_ = false;           // a read since the keepalive timer was armed
+  event::Timer keepalive_timer_;  // every keepalive_time_: was the peer silent?
+  event::Timer ping_ack_timer_;   // a keepalive PING is out: any frame will do
 };
 
 }  // namespace strait::h2

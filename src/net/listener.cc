@@ -39,7 +39,7 @@ void Listener::OnReadable() {
       }
       return;
     }
-    SetNoDelay(fd);
+    ConfigureConnection(fd);
     on_accept_(fd, peer);
   }
 }

@@ -106,7 +106,7 @@ absl::StatusOr<SocketAddress> LocalAddress(int fd) {
 absl::StatusOr<int> ConnectNonBlocking(const SocketAddress& address) {
   int fd = socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return ErrnoStatus("socket", errno);
-  SetNoDelay(fd);
+  ConfigureConnection(fd);
   if (connect(fd, reinterpret_cast<const sockaddr*>(&address.storage),
               address.length) != 0 &&
       errno != EINPROGRESS) {
@@ -124,9 +124,16 @@ int PendingSocketError(int fd) {
   return err;
 }
 
-void SetNoDelay(int fd) {
+void ConfigureConnection(int fd) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+  int idle = kTcpKeepaliveIdleSeconds, interval = kTcpKeepaliveIntervalSeconds,
+      probes = kTcpKeepaliveProbes, user_timeout = kTcpUserTimeoutMs;
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
+  setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
 }
 
 }  // namespace strait::net

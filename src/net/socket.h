@@ -39,8 +39,17 @@ absl::StatusOr<int> ConnectNonBlocking(const SocketAddress& address);
 // After a connecting fd turned writable: 0 if connected, else the errno.
 int PendingSocketError(int fd);
 
-// TCP_NODELAY: gRPC frames are small and latency-sensitive.
-void SetNoDelay(int fd);
+// What every connection strait accepts or opens gets: TCP_NODELAY (gRPC
+// frames are small and latency-sensitive), and the kernel's own liveness
+// checks under HTTP/2's keepalive PINGs: SO_KEEPALIVE probes after
+// kTcpKeepaliveIdle of silence, and TCP_USER_TIMEOUT, so that data a dead
+// peer never acknowledges cannot hold a connection for the kernel's
+// ~15-minute retransmission limit.
+void ConfigureConnection(int fd);
+inline constexpr int kTcpKeepaliveIdleSeconds = 60;
+inline constexpr int kTcpKeepaliveIntervalSeconds = 10;
+inline constexpr int kTcpKeepaliveProbes = 3;
+inline constexpr int kTcpUserTimeoutMs = 90'000;
 
 }  // namespace strait::net
 

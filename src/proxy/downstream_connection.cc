@@ -39,6 +39,7 @@ DownstreamConnection::DownstreamConnection(ProxyContext& context,
         io_.Flush();
       }) {
   io_.set_write_stall_timeout(entry_point.write_stall_timeout);
+  io_.set_keepalive(entry_point.keep_alive_time, entry_point.keep_alive_timeout);
 }
 
 DownstreamConnection::~DownstreamConnection() = default;

@@ -24,8 +24,8 @@ struct TransportSettings {
   absl::Duration dial_timeout = absl::Seconds(30);
   absl::Duration response_header_timeout = absl::ZeroDuration();  // 0: none
   absl::Duration idle_conn_timeout = absl::Seconds(90);
-  absl::Duration read_idle_timeout = absl::ZeroDuration();  // 0: no PINGs
-  absl::Duration ping_timeout = absl::Seconds(15);
+  absl::Duration read_idle_timeout = absl::Minutes(5);  // 0: no PINGs
+  absl::Duration ping_timeout = absl::Seconds(20);
   absl::Duration pending_timeout = absl::Seconds(10);
   uint32_t max_conns_per_server = 16;
   uint32_t max_pending_requests = 1024;

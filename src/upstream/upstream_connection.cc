@@ -59,18 +59,8 @@ UpstreamConnection::UpstreamConnection(event::Dispatcher& dispatcher, int fd,
                     goaway_ = true;
                     nghttp2_session_terminate_session(io_->session(), NGHTTP2_NO_ERROR);
                     io_->Flush();
-                  }),
-      read_idle_timer_(dispatcher,
-                       [this] {
-                         nghttp2_submit_ping(io_->session(), NGHTTP2_FLAG_NONE, nullptr);
-                         ping_timer_.Arm(transport_.ping_timeout);
-                         io_->ScheduleFlush();
-                       }),
-      ping_timer_(dispatcher, [this] {
-        io_->Close(absl::StrCat("no PING answer within ",
-                                absl::FormatDuration(transport_.ping_timeout)));
-      }) {
-  io_->set_on_read([this] { OnRead(); });
+                  }) {
+  io_->set_keepalive(transport_.read_idle_timeout, transport_.ping_timeout);
 }
 
 UpstreamConnection::~UpstreamConnection() = default;
@@ -91,21 +81,11 @@ void UpstreamConnection::OnConnected() {
   connected_ = true;
   dial_timer_.Disarm();
   STRAIT_LOG(kDebug, "connected to ", backend_.url);
-  OnRead();  // starts the keepalive clock
-}
-
-void UpstreamConnection::OnRead() {
-  ping_timer_.Disarm();  // any frame shows the server is alive
-  if (transport_.read_idle_timeout > absl::ZeroDuration()) {
-    read_idle_timer_.Arm(transport_.read_idle_timeout);
-  }
 }
 
 void UpstreamConnection::OnClosed(absl::string_view reason) {
   dial_timer_.Disarm();
   idle_timer_.Disarm();
-  read_idle_timer_.Disarm();
-  ping_timer_.Disarm();
   if (!streams_.empty()) {
     STRAIT_LOG(kWarn, "connection to ", backend_.url, " lost with ", streams_.size(),
                " streams open: ", reason);

@@ -67,7 +67,6 @@ class UpstreamConnection : public event::Deletable {
   void Init();
   void OnConnected();
   void OnClosed(absl::string_view reason);
-  void OnRead();
   void UpdateIdleTimer();
   StreamHandler* HandlerFor(int32_t stream_id) const;
 
@@ -97,8 +96,6 @@ class UpstreamConnection : public event::Deletable {
   std::unique_ptr<h2::SocketSession> io_;
   event::Timer dial_timer_;
   event::Timer idle_timer_;
-  event::Timer read_idle_timer_;  // sends a PING when the server is quiet
-  event::Timer ping_timer_;       // closes the connection if no PING ack
 };
 
 }  // namespace strait::upstream

@@ -31,6 +31,8 @@ struct RawH2ClientCallbacks {
     RawH2Client* self = Self(user);
     if (frame->hd.type == NGHTTP2_HEADERS) {
       ++self->streams_[frame->hd.stream_id].header_blocks;
+    } else if (frame->hd.type == NGHTTP2_PING && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+      ++self->pings_received_;
     } else if (frame->hd.type == NGHTTP2_GOAWAY) {
       self->goaway_received_ = true;
       self->goaway_error_ = frame->goaway.error_code;
@@ -62,8 +64,9 @@ struct RawH2ClientCallbacks {
     memcpy(buf, body.data(), n);
     body.erase(0, n);
     if (body.empty()) {
+      // A keep_open stream waits for SendMore.
+      if (self->open_bodies_[id]) return n > 0 ? static_cast<ssize_t>(n) : NGHTTP2_ERR_DEFERRED;
       *flags |= NGHTTP2_DATA_FLAG_EOF;
-      if (source->ptr != nullptr) *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
     }
     return static_cast<ssize_t>(n);
   }
@@ -125,6 +128,7 @@ int32_t RawH2Client::Submit(const HeaderList& headers, const std::string* body,
   int32_t id = nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(),
                                       has_body ? &provider : nullptr, nullptr);
   if (id > 0 && body != nullptr) bodies_[id] = *body;
+  if (id > 0 && keep_open) open_bodies_[id] = true;
   streams_[id];
   return id;
 }
@@ -140,6 +144,13 @@ int32_t RawH2Client::SubmitGrpc(const std::string& path, const std::string& mess
   headers.insert(headers.end(), extra.begin(), extra.end());
   std::string body = GrpcFrame(message);
   return Submit(headers, &body);
+}
+
+void RawH2Client::SendMore(int32_t stream_id, const std::string& bytes, bool end_stream) {
+  bodies_[stream_id] += bytes;
+  if (end_stream) open_bodies_[stream_id] = false;
+  nghttp2_session_resume_data(session_, stream_id);
+  FlushOut();
 }
 
 void RawH2Client::ResumeWindowUpdates() {

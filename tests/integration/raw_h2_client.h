@@ -52,6 +52,11 @@ class RawH2Client {
   void ResumeWindowUpdates();
   // DATA bytes received on every stream.
   size_t body_bytes() const;
+  // More request DATA on a stream submitted with `keep_open`; END_STREAM
+  // after it if `end_stream`.
+  void SendMore(int32_t stream_id, const std::string& bytes, bool end_stream);
+  // PINGs the peer sent (each answered by nghttp2).
+  int pings_received() const { return pings_received_; }
   // Writes bytes straight to the socket, bypassing nghttp2.
   bool SendRaw(const std::string& bytes);
   // Pumps I/O until `done()` holds, the connection ends, or `timeout` passes.
@@ -76,6 +81,8 @@ class RawH2Client {
   std::map<int32_t, StreamResult> streams_;
   std::map<int32_t, std::string> bodies_;  // request bodies to send
   bool window_updates_;
+  std::map<int32_t, bool> open_bodies_;  // keep_open streams not yet ended
+  int pings_received_ = 0;
   std::map<int32_t, size_t> unconsumed_;  // DATA bytes not credited, by stream
   bool goaway_received_ = false;
   uint32_t goaway_error_ = 0;
