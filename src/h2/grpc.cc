@@ -46,6 +46,26 @@ GrpcStatus StatusForRstCode(uint32_t h2_error_code) {
   }
 }
 
+GrpcStatus StatusForHttpStatus(int http_status) {
+  switch (http_status) {
+    case 400:
+      return GrpcStatus::kInternal;
+    case 401:
+      return GrpcStatus::kUnauthenticated;
+    case 403:
+      return GrpcStatus::kPermissionDenied;
+    case 404:
+      return GrpcStatus::kUnimplemented;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return GrpcStatus::kUnavailable;
+    default:
+      return GrpcStatus::kUnknown;
+  }
+}
+
 std::string PercentEncodeGrpcMessage(absl::string_view message) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;

@@ -40,6 +40,12 @@ absl::string_view GrpcStatusName(GrpcStatus status);
 // PERMISSION_DENIED, everything else -> INTERNAL.
 GrpcStatus StatusForRstCode(uint32_t h2_error_code);
 
+// The status of a response whose HTTP :status is not 200 and that carries
+// no grpc-status (gRPC's http-grpc-status-mapping.md): 400 -> INTERNAL, 401
+// -> UNAUTHENTICATED, 403 -> PERMISSION_DENIED, 404 -> UNIMPLEMENTED, 429,
+// 502, 503, 504 -> UNAVAILABLE, anything else -> UNKNOWN.
+GrpcStatus StatusForHttpStatus(int http_status);
+
 // grpc-message is percent-encoded: bytes outside 0x20..0x7E, and '%', become
 // %XX. Decoding leaves malformed escapes as they are.
 std::string PercentEncodeGrpcMessage(absl::string_view message);

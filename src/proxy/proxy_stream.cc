@@ -3,6 +3,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -319,18 +320,46 @@ void ProxyStream::OnResponseHeader(upstream::HeaderBlock block, absl::string_vie
                                    absl::string_view value) {
   if (response_state_ == ResponseState::kFinished) return;
   if (h2::IsConnectionSpecific(name, value)) return;
+  // The limit strait advertised to the backend (RFC 9113 counting);
+  // nghttp2 does not enforce it on what it receives.
+  response_header_bytes_ += name.size() + value.size() + 32;
+  if (response_header_bytes_ > service_->transport.http2.max_header_list_size) return;
   HeaderList& list =
       block == upstream::HeaderBlock::kResponse ? response_headers_ : trailers_;
   list.push_back(Header{std::string(name), std::string(value)});
 }
 
 void ProxyStream::OnResponseHeadersDone(upstream::HeaderBlock block, bool end_stream) {
+  size_t header_bytes = std::exchange(response_header_bytes_, 0);
+  if (header_bytes > service_->transport.http2.max_header_list_size) {
+    // Whatever it was, it ends here: the client gets a status, not a header
+    // list strait promised the backend never to accept.
+    FailAttempt(Failure::kFinal, h2::GrpcStatus::kInternal,
+                absl::StrCat(ServiceLabel(), ": backend ", backend_->url, " sent response ",
+                             block == upstream::HeaderBlock::kTrailers ? "trailers" : "headers",
+                             " too large (at least ", header_bytes, " bytes, maxHeaderListSize ",
+                             service_->transport.http2.max_header_list_size, ")"));
+    return;
+  }
   if (block == upstream::HeaderBlock::kTrailers) {
     ResponseComplete();
     return;
   }
   response_header_timer_.Disarm();
   if (response_state_ != ResponseState::kNotStarted) return;
+  // A non-gRPC answer (a proxy or load balancer in front of the backend,
+  // say): its HTTP status maps to a gRPC status, which a policy may retry.
+  const std::string* http_status = FindHeader(response_headers_, ":status");
+  if (http_status != nullptr && *http_status != "200" &&
+      FindHeader(response_headers_, "grpc-status") == nullptr) {
+    int code = 0;
+    (void)absl::SimpleAtoi(*http_status, &code);
+    h2::GrpcStatus status = h2::StatusForHttpStatus(code);
+    FailAttempt(Failure::kRetryable, status,
+                absl::StrCat(ServiceLabel(), ": backend ", backend_->url, " answered HTTP ",
+                             *http_status, " without a gRPC status"));
+    return;
+  }
   if (end_stream) {
     // Trailers-only: a failure the policy may retry, since nothing reached
     // the client yet.

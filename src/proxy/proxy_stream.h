@@ -165,6 +165,7 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   bool forwarded_ = false;  // some attempt's request HEADERS left strait
 
   HeaderList response_headers_;
+  size_t response_header_bytes_ = 0;  // of the header block being received
   HeaderList trailers_;
   ByteQueue to_downstream_;          // response bytes not yet taken by client
   size_t uncredited_response_ = 0;   // of to_downstream_, not yet consumed upstream

@@ -216,5 +216,84 @@ TEST_F(DeadlineRetryTest, TrailersThatArrivedBeforeTheDeadlineReachASlowClientIn
   EXPECT_GT(r.body.size(), 2u * 64 * 1024);  // both messages
 }
 
+// A non-gRPC answer (a load balancer's 503 page, a 404 from a web server)
+// becomes the gRPC status gRPC's HTTP mapping gives it.
+TEST_F(DeadlineRetryTest, HttpStatusesWithoutGrpcStatusMapToGrpcStatuses) {
+  RawH2Server web(RawH2Server::Behavior::kGrpcStatus);
+  StartProxy(EchoConfig({web.address()}), 1);
+  const std::vector<std::pair<std::string, std::string>> mapping = {
+      {"400", "13"}, {"401", "16"}, {"403", "7"}, {"404", "12"}, {"429", "14"},
+      {"500", "2"},  {"502", "14"}, {"503", "14"}, {"504", "14"}};
+  for (const auto& [http, grpc] : mapping) {
+    web.set_response_headers({{":status", http}, {"content-type", "text/html"}});
+    RawH2Client::StreamResult r = RawCall({});
+    ASSERT_NE(FindHeader(r.headers, "grpc-status"), nullptr) << http;
+    EXPECT_EQ(*FindHeader(r.headers, "grpc-status"), grpc) << http;
+    EXPECT_EQ(*FindHeader(r.headers, ":status"), "200") << http;
+    EXPECT_THAT(*FindHeader(r.headers, "grpc-message"),
+                HasSubstr(absl::StrCat("answered HTTP ", http, " without a gRPC status")));
+  }
+}
+
+TEST_F(DeadlineRetryTest, AnHttp503IsRetriedLikeUnavailable) {
+  RawH2Server overloaded(RawH2Server::Behavior::kGrpcStatus);
+  overloaded.set_response_headers({{":status", "503"}});
+  RawH2Server good(RawH2Server::Behavior::kGrpcStatus, 0);
+  config::v1::Config config = EchoConfig({overloaded.address(), good.address()});
+  Retry(config)->set_attempts(2);
+  Retry(config)->add_retry_on("UNAVAILABLE");
+  StartProxy(config, 1);
+  for (int i = 0; i < 10; ++i) {
+    RawH2Client::StreamResult r = RawCall({});
+    ASSERT_NE(FindHeader(r.headers, "grpc-status"), nullptr) << i;
+    EXPECT_EQ(*FindHeader(r.headers, "grpc-status"), "0") << i;
+  }
+  EXPECT_EQ(good.streams(), 10);  // every call ended there, some after a 503
+  EXPECT_GE(overloaded.streams(), 9);
+}
+
+TEST_F(DeadlineRetryTest, ResponseHeadersOverTheAdvertisedLimitAreInternal) {
+  RawH2Server big(RawH2Server::Behavior::kGrpcStatus, 0);
+  big.set_response_headers({{":status", "200"}, {"content-type", "application/grpc"},
+                            {"grpc-status", "0"}, {"x-big", std::string(20000, 'b')}});
+  config::v1::Config config = EchoConfig({big.address()});
+  config.mutable_servers_transports()->at("fast").mutable_http2()->set_max_header_list_size(8192);
+  StartProxy(config, 1);
+  RawH2Client::StreamResult r = RawCall({});
+  ASSERT_NE(FindHeader(r.headers, "grpc-status"), nullptr);
+  EXPECT_EQ(*FindHeader(r.headers, "grpc-status"), "13");
+  EXPECT_THAT(*FindHeader(r.headers, "grpc-message"), HasSubstr("response headers too large"));
+  EXPECT_EQ(FindHeader(r.headers, "x-big"), nullptr);
+}
+
+// 400 open streams, each with a 60 KiB request the backend has taken and
+// not answered: the replay copies exist only where a retry policy can use
+// them, and then at most bufferBytes each.
+class ReplayBufferTest : public DeadlineRetryTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(ReplayBufferTest, ReplayCopiesOnlyForARetryPolicy) {
+  const bool policy = GetParam();
+  constexpr int kStreams = 400;
+  RawH2Server stuck(RawH2Server::Behavior::kStuck);
+  config::v1::Config config = EchoConfig({stuck.address()});
+  if (policy) {
+    Retry(config)->set_attempts(2);  // bufferBytes: 64 KiB by default
+    Retry(config)->add_retry_on("UNAVAILABLE");
+  }
+  StartProxy(config, 1);
+  auto client = RawH2Client::Connect(proxy_port());
+  ASSERT_TRUE(client.ok());
+  const std::string message(60 * 1024, 'r');
+  for (int i = 0; i < kStreams; ++i) {
+    (*client)->SubmitGrpc("/strait.test.v1.Echo/Unary", message);
+  }
+  const size_t body = GrpcFrame(message).size();
+  ASSERT_TRUE((*client)->RunUntil([&] { return stuck.data_bytes() == kStreams * body; },
+                                  absl::Seconds(30)));
+  EXPECT_EQ(server_->Stats().replay_bytes, policy ? kStreams * body : 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(WithAndWithoutPolicy, ReplayBufferTest, ::testing::Bool());
+
 }  // namespace
 }  // namespace strait::testing

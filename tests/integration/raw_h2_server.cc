@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/time/clock.h"
@@ -19,6 +20,8 @@ struct RawH2Server::Connection {
   nghttp2_session* session = nullptr;
   bool silent = false;  // blackholed: never touched again
   bool done = false;
+  bool parked = false;    // accepted while hold_new_connections_: untouched
+  std::vector<int32_t> held;  // kHoldFirst*: the stream left open
   std::map<int32_t, HeaderList> pending;  // headers of streams being received
   std::vector<int32_t> reset_after_send;  // reset once their HEADERS went out
 };
@@ -37,6 +40,20 @@ struct RawH2ServerCallbacks {
   }
 
   static void RespondGrpc(nghttp2_session* session, RawH2Server* s, int32_t id) {
+    HeaderList custom;
+    {
+      std::lock_guard<std::mutex> lock(s->mu_);
+      custom = s->response_headers_;
+    }
+    if (!custom.empty()) {
+      std::vector<nghttp2_nv> nv;
+      for (const Header& h : custom) {
+        nv.push_back({(uint8_t*)h.name.data(), (uint8_t*)h.value.data(), h.name.size(),
+                      h.value.size(), NGHTTP2_NV_FLAG_NONE});
+      }
+      nghttp2_submit_response(session, id, nv.data(), nv.size(), nullptr);
+      return;
+    }
     std::string code = std::to_string(s->grpc_status_);
     nghttp2_nv nv[] = {
         {(uint8_t*)":status", (uint8_t*)"200", 7, 3, NGHTTP2_NV_FLAG_NONE},
@@ -57,14 +74,18 @@ struct RawH2ServerCallbacks {
       }
       return 0;
     }
+    if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+      std::lock_guard<std::mutex> lock(s->mu_);
+      ++s->goaways_seen_;  // the only PINGs this server sends follow a GOAWAY
+      return 0;
+    }
     if (frame->hd.type == NGHTTP2_RST_STREAM) {
       std::lock_guard<std::mutex> lock(s->mu_);
       s->resets_.push_back(frame->rst_stream.error_code);
       return 0;
     }
     bool end_stream = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
-    if (frame->hd.type == NGHTTP2_DATA && end_stream &&
-        s->behavior_ == RawH2Server::Behavior::kGrpcStatus) {
+    if (frame->hd.type == NGHTTP2_DATA && end_stream && Answers(c, frame->hd.stream_id)) {
       RespondGrpc(session, s, frame->hd.stream_id);
       return 0;
     }
@@ -112,13 +133,43 @@ struct RawH2ServerCallbacks {
       case RawH2Server::Behavior::kBlackhole:
         c->silent = true;
         break;
+      case RawH2Server::Behavior::kHoldFirst:
+      case RawH2Server::Behavior::kHoldFirstThenGoaway:
+        if (s->held_one_) {
+          if (end_stream) RespondGrpc(session, s, id);
+          break;
+        }
+        s->held_one_ = true;
+        c->held.push_back(id);
+        if (s->behavior_ == RawH2Server::Behavior::kHoldFirstThenGoaway) {
+          nghttp2_submit_goaway(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR, nullptr, 0);
+          nghttp2_submit_ping(session, NGHTTP2_FLAG_NONE, nullptr);
+        }
+        break;
     }
     return 0;
   }
 
+  // Whether the stream gets the scripted grpc-status answer once its request
+  // is complete.
+  static bool Answers(Connection* c, int32_t id) {
+    switch (c->server->behavior_) {
+      case RawH2Server::Behavior::kGrpcStatus:
+        return true;
+      case RawH2Server::Behavior::kHoldFirst:
+      case RawH2Server::Behavior::kHoldFirstThenGoaway:
+        return std::find(c->held.begin(), c->held.end(), id) == c->held.end();
+      default:
+        return false;
+    }
+  }
+
   static int OnData(nghttp2_session* session, uint8_t, int32_t id, const uint8_t*, size_t len,
-                    void*) {
+                    void* user) {
     nghttp2_session_consume(session, id, len);
+    RawH2Server* s = static_cast<Connection*>(user)->server;
+    std::lock_guard<std::mutex> lock(s->mu_);
+    s->data_bytes_ += len;
     return 0;
   }
 };
@@ -162,22 +213,39 @@ void RawH2Server::Loop() {
   nghttp2_option_new(&option);
   nghttp2_option_set_no_auto_window_update(option, 0);
   while (!stop_) {
+    if (!hold_new_connections_) {
+      for (auto& c : connections_) c->parked = false;
+    }
+    if (release_held_) {
+      for (auto& c : connections_) {
+        for (int32_t id : c->held) RawH2ServerCallbacks::RespondGrpc(c->session, this, id);
+        c->held.clear();
+      }
+    }
     std::vector<pollfd> fds = {{listen_fd_, POLLIN, 0}};
     std::vector<Connection*> polled;
     for (auto& c : connections_) {
-      if (c->silent || c->done) continue;
+      if (c->silent || c->done || c->parked) continue;
       fds.push_back({c->fd, POLLIN, 0});
       polled.push_back(c.get());
     }
     if (poll(fds.data(), fds.size(), 50) <= 0) continue;
     if (fds[0].revents & POLLIN) {
       int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd >= 0) {
+      if (fd >= 0 && reject_new_connections_) {
+        close(fd);
+        std::lock_guard<std::mutex> lock(mu_);
+        ++rejected_;
+      } else if (fd >= 0) {
         auto c = std::make_unique<Connection>();
         c->server = this;
         c->fd = fd;
+        c->parked = hold_new_connections_;
         nghttp2_session_server_new2(&c->session, cb, c.get(), option);
-        nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, nullptr, 0);
+        nghttp2_settings_entry limit{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
+                                     max_concurrent_streams_};
+        nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, &limit,
+                                limit.value > 0 ? 1 : 0);
         connections_.push_back(std::move(c));
         std::lock_guard<std::mutex> lock(mu_);
         ++accepted_;
@@ -196,7 +264,7 @@ void RawH2Server::Loop() {
       }
     }
     for (auto& c : connections_) {
-      if (c->silent || c->done) continue;
+      if (c->silent || c->done || c->parked) continue;
       const uint8_t* data;
       ssize_t n;
       while ((n = nghttp2_session_mem_send(c->session, &data)) > 0) {
@@ -224,6 +292,14 @@ int RawH2Server::streams() const {
 int RawH2Server::connections_accepted() const {
   std::lock_guard<std::mutex> lock(mu_);
   return accepted_;
+}
+int RawH2Server::connections_rejected() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return rejected_;
+}
+int RawH2Server::goaways_seen() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return goaways_seen_;
 }
 int RawH2Server::connections_closed() const {
   std::lock_guard<std::mutex> lock(mu_);
