@@ -3,6 +3,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cassert>
@@ -96,7 +97,11 @@ void Dispatcher::ClearDeferred() {
   }
 }
 
-absl::Time Dispatcher::Now() const { return absl::Now(); }
+absl::Time Dispatcher::MonotonicNow() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return absl::TimeFromTimespec(ts);
+}
 
 FileEvent::FileEvent(Dispatcher& dispatcher, int fd,
                      std::function<void(uint32_t)> cb)

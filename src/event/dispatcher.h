@@ -45,7 +45,13 @@ class Dispatcher {
   // still reference it has returned.
   void DeferredDelete(std::unique_ptr<Deletable> object);
   bool IsLoopThread() const { return std::this_thread::get_id() == loop_thread_; }
-  absl::Time Now() const;
+  // The one clock behind strait's deadlines and budgets: monotonic
+  // (CLOCK_MONOTONIC as an absl::Time, meaningful only in differences), so a
+  // step of the wall clock neither stretches nor drains anything. Tests
+  // may replace it (set_clock_for_test) for code that reads it.
+  absl::Time Now() const { return clock_ ? clock_() : MonotonicNow(); }
+  void set_clock_for_test(std::function<absl::Time()> clock) { clock_ = std::move(clock); }
+  static absl::Time MonotonicNow();
 
   // For FileEvent, Timer and DeferredCall only.
   event_base* base() { return base_; }
@@ -59,6 +65,7 @@ class Dispatcher {
   ::event* wake_event_;
   ::event* clear_deferred_;  // activated when to_delete_ is non-empty
   std::thread::id loop_thread_;
+  std::function<absl::Time()> clock_;  // null: MonotonicNow
   std::vector<std::unique_ptr<Deletable>> to_delete_;
   std::mutex mu_;
   std::vector<std::function<void()>> posted_ ABSL_GUARDED_BY(mu_);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/time/clock.h"
+
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -69,6 +71,20 @@ TEST(DispatcherTest, TimerFiresOnceAndDeferredCallCoalesces) {
   EXPECT_EQ(fired, 1);
   EXPECT_EQ(flushed, 1);
   EXPECT_FALSE(timer.armed());
+}
+
+TEST(DispatcherTest, NowIsMonotonicAndFakeable) {
+  Dispatcher d;
+  absl::Time a = d.Now();
+  absl::Time b = d.Now();
+  EXPECT_GE(b, a);
+  // Not the wall clock: CLOCK_MONOTONIC counts from boot.
+  EXPECT_LT(d.Now(), absl::Now() - absl::Hours(24 * 365));
+  absl::Time fake = absl::UnixEpoch() + absl::Seconds(100);
+  d.set_clock_for_test([&] { return fake; });
+  EXPECT_EQ(d.Now(), fake);
+  fake -= absl::Seconds(50);  // whatever a test's clock does, Now() follows it
+  EXPECT_EQ(d.Now(), absl::UnixEpoch() + absl::Seconds(50));
 }
 
 }  // namespace
