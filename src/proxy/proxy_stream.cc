@@ -27,7 +27,7 @@ ProxyStream::ProxyStream(DownstreamConnection& downstream, int32_t stream_id,
     : downstream_(downstream),
       stream_id_(stream_id),
       snapshot_(std::move(snapshot)),
-      started_(absl::Now()),
+      started_(downstream.context().dispatcher().Now()),
       deadline_timer_(downstream.context().dispatcher(),
                       [this] {
                         FinishWithStatus(
@@ -55,7 +55,7 @@ ProxyStream::ProxyStream(DownstreamConnection& downstream, int32_t stream_id,
                                                     service_->retry.per_try_timeout)));
                      }),
       retry_backoff_timer_(downstream.context().dispatcher(), [this] { StartAttempt(); }),
-      stall_timer_(downstream.context().dispatcher(), [this] { OnClientStalled(); }) {
+      stall_timer_(downstream.context().dispatcher(), [this] { OnStallTimer(); }) {
   // Typical gRPC header lists fit without regrowing (and re-copying).
   request_headers_.reserve(16);
   response_headers_.reserve(8);
@@ -129,6 +129,7 @@ void ProxyStream::Start() {
 
 void ProxyStream::StartAttempt() {
   ++attempts_;
+  attempt_sent_ = false;
   ProxyContext& context = downstream_.context();
   // Prefer a server this RPC has not tried yet.
   backend_ = &context.Pick(*service_);
@@ -180,7 +181,8 @@ HeaderList ProxyStream::RequestHeaders(bool* end_stream) {
   }
   if (timeout_) {
     out.push_back({"grpc-timeout",
-                   h2::FormatGrpcTimeout(*timeout_ - (absl::Now() - started_))});
+                   h2::FormatGrpcTimeout(
+                       *timeout_ - (downstream_.context().dispatcher().Now() - started_))});
   }
   out.push_back({"x-forwarded-for",
                  forwarded_for ? absl::StrCat(*forwarded_for, ", ", downstream_.peer_ip())
@@ -236,17 +238,25 @@ ssize_t ProxyStream::ReadResponseBody(size_t length, uint32_t* data_flags) {
 
 void ProxyStream::WriteResponseBody(size_t length, std::string* out) {
   CreditUpstream(to_downstream_.ReadInto(out, length));
-  WatchClientWindow();
+  ++response_frames_;
 }
 
-void ProxyStream::WatchClientWindow() {
+void ProxyStream::WatchForStall() {
   absl::Duration timeout = downstream_.stream_stall_timeout();
-  if (to_downstream_.empty() || timeout == absl::ZeroDuration() ||
-      downstream_.ClientWindow(stream_id_) > 0) {
-    stall_timer_.Disarm();
-  } else if (!stall_timer_.armed()) {
-    stall_timer_.Arm(timeout);
+  if (stall_timer_.armed() || timeout == absl::ZeroDuration()) return;
+  frames_at_arm_ = response_frames_;
+  stall_timer_.Arm(timeout);
+}
+
+void ProxyStream::OnStallTimer() {
+  // Checked lazily, once per period, rather than re-arming per frame: a
+  // stall is found between one and two periods after it began.
+  if (to_downstream_.empty() || response_state_ != ResponseState::kStreaming) return;
+  if (response_frames_ != frames_at_arm_ || downstream_.ClientWindow(stream_id_) > 0) {
+    WatchForStall();  // progress, or not the client's doing: look again later
+    return;
   }
+  OnClientStalled();
 }
 
 void ProxyStream::OnClientStalled() {
@@ -265,7 +275,10 @@ void ProxyStream::OnClientStalled() {
 
 // --- Upstream side -----------------------------------------------------------
 
-void ProxyStream::OnRequestHeadersSent() { forwarded_ = true; }
+void ProxyStream::OnRequestHeadersSent() {
+  forwarded_ = true;
+  attempt_sent_ = true;
+}
 
 void ProxyStream::OnUpstreamOpened(upstream::UpstreamConnection* connection,
                                    int32_t stream_id) {
@@ -396,7 +409,7 @@ void ProxyStream::OnResponseData(const uint8_t* data, size_t length) {
   to_downstream_.Append(data, length);
   uncredited_response_ += length;
   ResumeDownstream();
-  WatchClientWindow();
+  WatchForStall();
 }
 
 void ProxyStream::OnResponseEnd() { ResponseComplete(); }
@@ -443,8 +456,13 @@ void ProxyStream::OnUpstreamFailure(const absl::Status& reason, bool never_sent)
     FinishWithStatus(h2::GrpcStatus::kUnavailable, message);
     return;
   }
-  FailAttempt(never_sent ? Failure::kNeverSent : Failure::kRetryable,
-              h2::GrpcStatus::kUnavailable, message);
+  // A stream whose HEADERS never left strait was not seen by the backend
+  // either, whatever became of the connection: like a refused one, it may
+  // go again, to the same server too.
+  Failure failure = never_sent      ? Failure::kNeverSent
+                    : !attempt_sent_ ? Failure::kRefused
+                                     : Failure::kRetryable;
+  FailAttempt(failure, h2::GrpcStatus::kUnavailable, message);
 }
 
 // --- Attempts ----------------------------------------------------------------

@@ -128,10 +128,11 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   void ResponseComplete();
   // Frees the replay copy (and its count).
   void DropReplay();
-  // Arms stall_timer_ while response bytes wait and the client's window is
-  // zero; disarms it otherwise.
-  void WatchClientWindow();
-  // streamStallTimeout passed: reset both halves.
+  // Response bytes are waiting: make sure stall_timer_ runs.
+  void WatchForStall();
+  void OnStallTimer();
+  // No response byte left for the client for streamStallTimeout, with its
+  // window at zero: reset both halves.
   void OnClientStalled();
   std::string ServiceLabel() const;
 
@@ -162,7 +163,8 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   // Set while an upstream stream is open.
   upstream::UpstreamConnection* upstream_ = nullptr;
   int32_t upstream_id_ = -1;
-  bool forwarded_ = false;  // some attempt's request HEADERS left strait
+  bool forwarded_ = false;     // some attempt's request HEADERS left strait
+  bool attempt_sent_ = false;  // the current attempt's HEADERS left strait
 
   HeaderList response_headers_;
   size_t response_header_bytes_ = 0;  // of the header block being received
@@ -177,6 +179,8 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   event::Timer per_try_timer_;          // retry.perTryTimeout
   event::Timer retry_backoff_timer_;    // delay before a policy retry
   event::Timer stall_timer_;            // the client's window stays at zero
+  uint64_t response_frames_ = 0;        // DATA frames sent to the client
+  uint64_t frames_at_arm_ = 0;          // response_frames_ when stall_timer_ was armed
 };
 
 }  // namespace strait::proxy
