@@ -71,7 +71,7 @@ class Server::Impl {
           "entryPoints: names and addresses cannot change while strait runs; restart it");
     }
     snapshot_ = std::move(*next);
-    for (auto& worker : workers_) worker->PostSnapshot(snapshot_);
+    for (auto& worker : workers_) worker->SetSnapshot(snapshot_);
     return absl::OkStatus();
   }
 

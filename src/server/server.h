@@ -34,7 +34,7 @@ class Server {
   // Replaces the running configuration: validates and compiles `config`,
   // then hands it to every worker; RPCs already running keep the one they
   // started with. Entry points (names and addresses) cannot change while
-  // running. Returns once every worker has been sent the new snapshot.
+  // running. Returns once every worker has taken the new snapshot.
   absl::Status Reload(const config::v1::Config& config);
   // The counters of every worker, summed. Blocks until each worker's loop
   // has answered (briefly: one loop turn each).

@@ -43,10 +43,20 @@ void Worker::Start(std::shared_ptr<const config::Snapshot> snapshot) {
   });
 }
 
-void Worker::PostSnapshot(std::shared_ptr<const config::Snapshot> snapshot) {
-  dispatcher_.Post([this, snapshot = std::move(snapshot)]() mutable {
-    context_.SetSnapshot(std::move(snapshot));
-  });
+void Worker::SetSnapshot(std::shared_ptr<const config::Snapshot> snapshot) {
+  std::promise<void> taken;
+  {
+    std::lock_guard<std::mutex> lock(exit_mu_);
+    if (exited_ || !thread_.joinable()) {
+      context_.SetSnapshot(std::move(snapshot));
+      return;
+    }
+    dispatcher_.Post([&] {
+      context_.SetSnapshot(std::move(snapshot));
+      taken.set_value();
+    });
+  }
+  taken.get_future().wait();
 }
 
 void Worker::PostDrain() {

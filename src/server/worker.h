@@ -30,8 +30,9 @@ class Worker {
   void AddListener(const std::string& name, int fd);
   // Starts the thread with `snapshot` as the running configuration.
   void Start(std::shared_ptr<const config::Snapshot> snapshot);
-  // Thread-safe: new streams use `snapshot` from the next loop turn on.
-  void PostSnapshot(std::shared_ptr<const config::Snapshot> snapshot);
+  // Thread-safe: new streams use `snapshot` from the worker's next loop
+  // turn on; returns once the worker has taken it.
+  void SetSnapshot(std::shared_ptr<const config::Snapshot> snapshot);
   // Thread-safe: stop accepting, GOAWAY every client, let streams finish
   // within their entry point's grace period, then exit the loop.
   void PostDrain();

@@ -72,7 +72,9 @@ TEST_F(DeadlineRetryTest, RouterTimeoutCapsALongerClientDeadline) {
   SetDuration(config.mutable_routers()->at("echo").mutable_timeout(), absl::Milliseconds(250));
   StartProxy(config, 1);
   RawH2Client::StreamResult r = RawCall({{"grpc-timeout", "10S"}});
+  ASSERT_NE(FindHeader(r.headers, "grpc-status"), nullptr);
   EXPECT_EQ(*FindHeader(r.headers, "grpc-status"), "4");
+  ASSERT_EQ(stuck.requests().size(), 1u);
   EXPECT_LE(ForwardedTimeout(stuck.requests()[0]), absl::Milliseconds(250));
 }
 

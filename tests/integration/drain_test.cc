@@ -162,14 +162,23 @@ TEST_F(RollingRestartTest, RestartingEveryBackendUnderLoadFailsNoRpc) {
       while (!stop) outcomes.Record(StreamCall(*stub, 5, 20), "stream");
     });
   }
-  absl::SleepFor(absl::Milliseconds(300));
+  // Each step waits for 200 more finished RPCs (not for time): load runs
+  // before, between and after the restarts, however fast the machine is.
+  auto after_more_rpcs = [&](int more) {
+    int target = outcomes.total() + more;
+    absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (outcomes.total() < target && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return outcomes.total() >= target;
+  };
+  ASSERT_TRUE(after_more_rpcs(200));
   for (auto& backend : backends_) {
     backend->Restart(absl::Seconds(5));  // GOAWAY, drain, then listen again
-    absl::SleepFor(absl::Milliseconds(300));
+    ASSERT_TRUE(after_more_rpcs(200));
   }
   stop = true;
   for (auto& t : load) t.join();
-  EXPECT_GT(outcomes.total(), 100);
   EXPECT_EQ(outcomes.failed(), 0) << outcomes.total() << " RPCs; first failures:\n"
                                   << outcomes.examples();
   for (auto& backend : backends_) {

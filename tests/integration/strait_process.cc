@@ -65,10 +65,13 @@ StraitProcess::StraitProcess(const std::string& yaml, std::vector<std::string> e
       ports_[name] = port;
     }
   }
-  // Keep draining the child's output so it never blocks on a full pipe.
-  std::thread([out] {
+  // Keep draining the child's output so it never blocks on a full pipe,
+  // and keep it for WaitForOutput.
+  std::thread([out, output = output_] {
     char buf[4096];
-    while (fread(buf, 1, sizeof buf, out) > 0) {
+    while (fgets(buf, sizeof buf, out) != nullptr) {
+      absl::MutexLock lock(&output->mu);
+      output->text += buf;
     }
     fclose(out);
   }).detach();
@@ -80,6 +83,14 @@ StraitProcess::~StraitProcess() {
     waitpid(pid_, nullptr, 0);
   }
   if (!config_path_.empty()) unlink(config_path_.c_str());
+}
+
+bool StraitProcess::WaitForOutput(const std::string& text, absl::Duration timeout) {
+  absl::MutexLock lock(&output_->mu);
+  auto seen = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(output_->mu) {
+    return output_->text.find(text) != std::string::npos;
+  };
+  return output_->mu.AwaitWithTimeout(absl::Condition(&seen), timeout);
 }
 
 int StraitProcess::port(const std::string& entry_point) const {

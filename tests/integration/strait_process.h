@@ -4,9 +4,12 @@
 #include <sys/types.h>
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace strait::testing {
@@ -28,6 +31,9 @@ class StraitProcess {
   // VmRSS of the process in bytes (0 if it is gone).
   size_t ResidentBytes() const;
   void Signal(int signal_number);
+  // Waits (bounded) until the process's output, since the ports were
+  // reported, contains `text` (a log line, say).
+  bool WaitForOutput(const std::string& text, absl::Duration timeout = absl::Seconds(20));
   // Waits (bounded) for the process to exit; its exit code, or -1 if it was
   // killed by a signal or did not exit in time.
   int Wait(absl::Duration timeout = absl::Seconds(30));
@@ -41,6 +47,12 @@ class StraitProcess {
   int exit_code_ = -2;
   std::string config_path_;
   std::map<std::string, int> ports_;
+  // The output after the port lines; shared with the thread that reads it.
+  struct Output {
+    absl::Mutex mu;
+    std::string text ABSL_GUARDED_BY(mu);
+  };
+  std::shared_ptr<Output> output_ = std::make_shared<Output>();
 };
 
 }  // namespace strait::testing
