@@ -26,7 +26,7 @@ absl::Status ConnPool::Open(StreamHandler* handler) {
                      " (maxConnsPerServer ", transport_.max_conns_per_server,
                      ", maxPendingRequests ", transport_.max_pending_requests, ")"));
   }
-  pending_.push_back({handler, absl::Now() + transport_.pending_timeout});
+  pending_.push_back({handler, dispatcher_.Now() + transport_.pending_timeout});
   ArmPendingTimer();
   Dispatch();
   return absl::OkStatus();
@@ -52,18 +52,15 @@ void ConnPool::Dispatch() {
       if (!status.ok()) handler->OnUpstreamFailure(status, /*never_sent=*/true);
       continue;
     }
-    // No room now. Connect more if the connections on their way cannot be
-    // expected to take everything that waits.
-    size_t connecting = std::count_if(connections_.begin(), connections_.end(),
-                                      [](const auto& c) { return !c->ready(); });
-    if (connecting * kAssumedStreamsPerConnection >= pending_.size() ||
-        connections_.size() >= transport_.max_conns_per_server) {
-      break;
-    }
+    if (!ShouldConnect()) break;
     absl::StatusOr<std::unique_ptr<UpstreamConnection>> conn =
         UpstreamConnection::Connect(dispatcher_, backend_, transport_, *this);
     if (!conn.ok()) {
-      if (connections_.empty()) connect_error = conn.status();
+      if (HasLiveConnection()) {
+        redial_after_ = dispatcher_.Now() + kRedialDelay;
+      } else {
+        connect_error = conn.status();
+      }
       break;
     }
     connections_.push_back(std::move(*conn));
@@ -71,6 +68,27 @@ void ConnPool::Dispatch() {
   dispatching_ = false;
   // After the loop: failed handlers may retry into this very pool.
   if (!connect_error.ok()) FailPending(connect_error);
+}
+
+bool ConnPool::ShouldConnect() const {
+  // Draining connections take no new RPCs and do not count toward the limit.
+  size_t live = 0, connecting = 0;
+  for (const auto& c : connections_) {
+    if (c->draining()) continue;
+    ++live;
+    if (!c->ready()) ++connecting;
+  }
+  if (live >= transport_.max_conns_per_server) return false;
+  // Those on their way are expected to take everything that waits.
+  if (connecting * kAssumedStreamsPerConnection >= pending_.size()) return false;
+  // A dial just failed: live connections will call Dispatch again as their
+  // streams free up; with none left, dial now (its failure fails the queue).
+  return live == 0 || dispatcher_.Now() >= redial_after_;
+}
+
+bool ConnPool::HasLiveConnection() const {
+  return std::any_of(connections_.begin(), connections_.end(),
+                     [](const auto& c) { return !c->draining(); });
 }
 
 void ConnPool::FailPending(const absl::Status& reason) {
@@ -90,25 +108,29 @@ void ConnPool::OnConnectionClosed(UpstreamConnection* connection,
   // We are inside the connection's own call stack: free it next turn.
   dispatcher_.DeferredDelete(std::move(*it));
   connections_.erase(it);
-  // A server that cannot be reached fails whoever waits for it, unless
-  // another connection is still on its way; a lost ready connection is
-  // simply replaced.
-  bool others_connecting = std::any_of(connections_.begin(), connections_.end(),
-                                       [](const auto& c) { return !c->ready(); });
-  if (!was_ready && !others_connecting) {
-    FailPending(reason);
-  } else {
-    Dispatch();
+  // A lost ready connection is simply replaced. A failed dial fails whoever
+  // waits only when no live connection is left to take them: one that is
+  // ready will as its streams free up, one on its way may still succeed,
+  // and pendingTimeout bounds the wait either way. (Failing "its share" of
+  // the queue instead would turn RPCs a reachable server can still serve
+  // into errors, final ones for a one-server service.)
+  if (!was_ready) {
+    if (!HasLiveConnection()) {
+      FailPending(reason);
+      return;
+    }
+    redial_after_ = dispatcher_.Now() + kRedialDelay;
   }
+  Dispatch();
 }
 
 void ConnPool::ArmPendingTimer() {
   if (pending_.empty() || pending_timer_.armed()) return;
-  pending_timer_.Arm(pending_.front().deadline - absl::Now());
+  pending_timer_.Arm(pending_.front().deadline - dispatcher_.Now());
 }
 
 void ConnPool::OnPendingTimer() {
-  absl::Time now = absl::Now();
+  absl::Time now = dispatcher_.Now();
   while (!pending_.empty() && pending_.front().deadline <= now) {
     StreamHandler* handler = pending_.front().handler;
     pending_.pop_front();

@@ -16,9 +16,10 @@ namespace strait::upstream {
 // The connections of one worker to one backend over one transport. RPCs
 // share connections (HTTP/2 multiplexing); another connection is opened only
 // when every open one is at the server's SETTINGS_MAX_CONCURRENT_STREAMS, up
-// to maxConnsPerServer. RPCs that find no room wait in a bounded queue, each
-// for at most pendingTimeout. Owned by the worker's PoolSet;
-// loop-thread-only.
+// to maxConnsPerServer. Draining connections (GOAWAY received or sent) finish
+// their streams outside that limit: they take no new RPCs. RPCs that find no
+// room wait in a bounded queue, each for at most pendingTimeout. Owned by the
+// worker's PoolSet; loop-thread-only.
 class ConnPool : public UpstreamConnection::Owner {
  public:
   ConnPool(event::Dispatcher& dispatcher, const Backend& backend,
@@ -50,9 +51,18 @@ class ConnPool : public UpstreamConnection::Owner {
 
   // Moves queued RPCs onto connections with room, connecting more if needed.
   void Dispatch();
+  // Whether Dispatch should open one more connection for what waits now.
+  bool ShouldConnect() const;
+  // Whether a connection that is not draining is ready or on its way: one
+  // that will take queued RPCs (or fail) later, so they may keep waiting.
+  bool HasLiveConnection() const;
   // Streams one connection is assumed to take before its SETTINGS arrive
   // (RFC 9113 recommends servers allow at least 100).
   static constexpr size_t kAssumedStreamsPerConnection = 100;
+  // After a failed dial, no new one for this long while live connections
+  // remain: their freed streams serve the queue meanwhile, and a refusing
+  // server is not dialled once per loop turn.
+  static constexpr absl::Duration kRedialDelay = absl::Seconds(1);
   void FailPending(const absl::Status& reason);
   void OnPendingTimer();
   void ArmPendingTimer();
@@ -64,6 +74,8 @@ class ConnPool : public UpstreamConnection::Owner {
   std::deque<Pending> pending_;
   event::Timer pending_timer_;
   bool dispatching_ = false;  // Dispatch() is on the stack
+  // No dial before this while HasLiveConnection() (see kRedialDelay).
+  absl::Time redial_after_ = absl::InfinitePast();
 };
 
 // The key of the pool for `backend` over `transport`: the same for equal

@@ -58,6 +58,8 @@ class UpstreamConnection : public event::Deletable {
   bool closed() const { return io_->closed(); }
   // Whether a new stream may be opened here now.
   bool accepting() const;
+  // GOAWAY was received or sent: no new streams, open ones may finish.
+  bool draining() const { return goaway_; }
   size_t active_streams() const { return streams_.size(); }
   const Backend& backend() const { return backend_; }
 

@@ -229,7 +229,8 @@ void RawH2Server::Loop() {
       fds.push_back({c->fd, POLLIN, 0});
       polled.push_back(c.get());
     }
-    if (poll(fds.data(), fds.size(), 50) <= 0) continue;
+    // On a timeout, still send: ReleaseHeld and unparking queue frames.
+    if (poll(fds.data(), fds.size(), 50) < 0) continue;
     if (fds[0].revents & POLLIN) {
       int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (fd >= 0 && reject_new_connections_) {
