@@ -214,11 +214,16 @@ int UpstreamConnection::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame
       // Streams above last_stream_id are closed by nghttp2 with
       // REFUSED_STREAM; the rest may finish. No new streams here.
       self->goaway_ = true;
+      // A draining connection no longer counts toward maxConnsPerServer:
+      // what waits may get a new connection now.
+      self->owner_.OnConnectionCapacity(self);
       return 0;
     case NGHTTP2_SETTINGS:
       if (frame->hd.flags & NGHTTP2_FLAG_ACK) return 0;
       // The server's limits are known now (and may have grown).
       self->ready_ = true;
+      // A connection that never gets a stream must idle out too.
+      self->UpdateIdleTimer();
       self->owner_.OnConnectionCapacity(self);
       return 0;
     default:

@@ -349,7 +349,7 @@ TEST_F(UpstreamTest, DrainingConnectionsDoNotCountTowardMaxConns) {
 // upstream_connection.cc, OnFrameRecv, case NGHTTP2_SETTINGS, before
 // `self->owner_.OnConnectionCapacity(self);` add `self->UpdateIdleTimer();`
 // (Submit disarms it again when the pool puts a stream there).
-TEST_F(UpstreamTest, DISABLED_ConnectionsThatNeverCarriedAStreamAreIdledOut) {
+TEST_F(UpstreamTest, ConnectionsThatNeverCarriedAStreamAreIdledOut) {
   RawH2Server backend(RawH2Server::Behavior::kHoldFirst, /*grpc_status=*/5);
   backend.set_max_concurrent_streams(1);
   config::v1::Config config = EchoConfig({backend.address()});
