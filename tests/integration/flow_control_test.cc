@@ -8,6 +8,7 @@
 
 #include "tests/integration/proxy_fixture.h"
 #include "tests/integration/raw_h2_client.h"
+#include "tests/integration/raw_h2_server.h"
 
 namespace strait::testing {
 namespace {
@@ -152,6 +153,36 @@ TEST_F(FlowControlTest, StreamsStalledPastStreamStallTimeoutAreResetBothWays) {
   EXPECT_EQ(server_->Stats().stalled_streams_reset, static_cast<uint64_t>(kStalledStreams));
   EXPECT_FALSE(stalled->goaway_received());  // the connection itself lives on
   BystanderWorks();
+}
+
+// The request direction, counted at the writer: against a backend that
+// takes no more (sends no WINDOW_UPDATE), strait accepts exactly the
+// backend's stream window plus its own stream window from the client, and
+// not a byte more, until the backend opens its window again.
+TEST_F(FlowControlTest, AWriterStopsAtTheWindowsAndResumesWhenTheReaderReads) {
+  RawH2Server backend(RawH2Server::Behavior::kStuck);
+  backend.WithholdCredit(true);
+  StartProxy(EchoConfig({backend.address()}), /*workers=*/1);
+  auto client = RawH2Client::Connect(proxy_port());
+  ASSERT_TRUE(client.ok());
+  const std::string body(1 << 20, 'w');
+  int32_t id = (*client)->Submit({{":method", "POST"}, {":scheme", "http"},
+                                  {":authority", "t"}, {":path", "/strait.test.v1.Echo/ClientStream"},
+                                  {"content-type", "application/grpc"}, {"te", "trailers"}},
+                                 &body);
+  constexpr size_t kWindows = 65535 + 65535;  // the backend's, then strait's
+  ASSERT_TRUE((*client)->RunUntil(
+      [&] { return body.size() - (*client)->unsent_body_bytes(id) == kWindows; }));
+  ASSERT_TRUE(RawH2Server::WaitFor([&] { return backend.data_bytes() == 65535; }));
+  // Anything strait credited before answering this PING has arrived now.
+  ASSERT_TRUE((*client)->PingRoundTrip());
+  EXPECT_EQ(body.size() - (*client)->unsent_body_bytes(id), kWindows);
+  EXPECT_EQ(nghttp2_session_get_stream_remote_window_size((*client)->session(), id), 0);
+  EXPECT_EQ(backend.data_bytes(), 65535u);
+
+  backend.WithholdCredit(false);
+  ASSERT_TRUE((*client)->RunUntil([&] { return (*client)->unsent_body_bytes(id) == 0; }));
+  EXPECT_TRUE(RawH2Server::WaitFor([&] { return backend.data_bytes() == body.size(); }));
 }
 
 }  // namespace

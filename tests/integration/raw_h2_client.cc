@@ -31,8 +31,8 @@ struct RawH2ClientCallbacks {
     RawH2Client* self = Self(user);
     if (frame->hd.type == NGHTTP2_HEADERS) {
       ++self->streams_[frame->hd.stream_id].header_blocks;
-    } else if (frame->hd.type == NGHTTP2_PING && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
-      ++self->pings_received_;
+    } else if (frame->hd.type == NGHTTP2_PING) {
+      ++(frame->hd.flags & NGHTTP2_FLAG_ACK ? self->ping_acks_ : self->pings_received_);
     } else if (frame->hd.type == NGHTTP2_GOAWAY) {
       self->goaway_received_ = true;
       self->goaway_error_ = frame->goaway.error_code;
@@ -151,6 +151,12 @@ void RawH2Client::SendMore(int32_t stream_id, const std::string& bytes, bool end
   if (end_stream) open_bodies_[stream_id] = false;
   nghttp2_session_resume_data(session_, stream_id);
   FlushOut();
+}
+
+bool RawH2Client::PingRoundTrip() {
+  int want = ping_acks_ + 1;
+  nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr);
+  return RunUntil([&] { return ping_acks_ >= want; });
 }
 
 void RawH2Client::ResumeWindowUpdates() {

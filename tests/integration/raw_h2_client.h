@@ -50,6 +50,12 @@ class RawH2Client {
   // With window_updates off: from now on, credit what arrives, and what
   // arrived so far, like an ordinary client.
   void ResumeWindowUpdates();
+  // Request body bytes of `stream_id` not yet handed to nghttp2 (not yet
+  // allowed by the peer's windows).
+  size_t unsent_body_bytes(int32_t stream_id) { return bodies_[stream_id].size(); }
+  // Sends a PING and waits for its ACK: everything the peer sent before
+  // answering has arrived then.
+  bool PingRoundTrip();
   // DATA bytes received on every stream.
   size_t body_bytes() const;
   // More request DATA on a stream submitted with `keep_open`; END_STREAM
@@ -83,6 +89,7 @@ class RawH2Client {
   bool window_updates_;
   std::map<int32_t, bool> open_bodies_;  // keep_open streams not yet ended
   int pings_received_ = 0;
+  int ping_acks_ = 0;
   std::map<int32_t, size_t> unconsumed_;  // DATA bytes not credited, by stream
   bool goaway_received_ = false;
   uint32_t goaway_error_ = 0;

@@ -24,6 +24,7 @@ struct RawH2Server::Connection {
   std::vector<int32_t> held;  // kHoldFirst*: the stream left open
   std::map<int32_t, HeaderList> pending;  // headers of streams being received
   std::vector<int32_t> reset_after_send;  // reset once their HEADERS went out
+  std::map<int32_t, size_t> uncredited;   // DATA bytes held back by WithholdCredit
 };
 
 struct RawH2ServerCallbacks {
@@ -166,8 +167,13 @@ struct RawH2ServerCallbacks {
 
   static int OnData(nghttp2_session* session, uint8_t, int32_t id, const uint8_t*, size_t len,
                     void* user) {
-    nghttp2_session_consume(session, id, len);
-    RawH2Server* s = static_cast<Connection*>(user)->server;
+    auto* c = static_cast<Connection*>(user);
+    RawH2Server* s = c->server;
+    if (s->withhold_credit_) {
+      c->uncredited[id] += len;
+    } else {
+      nghttp2_session_consume(session, id, len);
+    }
     std::lock_guard<std::mutex> lock(s->mu_);
     s->data_bytes_ += len;
     return 0;
@@ -211,10 +217,17 @@ void RawH2Server::Loop() {
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, RawH2ServerCallbacks::OnData);
   nghttp2_option* option;
   nghttp2_option_new(&option);
-  nghttp2_option_set_no_auto_window_update(option, 0);
+  // Credit is given by hand (OnData), so that it can be withheld.
+  nghttp2_option_set_no_auto_window_update(option, 1);
   while (!stop_) {
     if (!hold_new_connections_) {
       for (auto& c : connections_) c->parked = false;
+    }
+    if (!withhold_credit_) {
+      for (auto& c : connections_) {
+        for (auto& [id, n] : c->uncredited) nghttp2_session_consume(c->session, id, n);
+        c->uncredited.clear();
+      }
     }
     if (release_held_) {
       for (auto& c : connections_) {

@@ -70,6 +70,10 @@ class RawH2Server {
 
   // Answers the stream held by kHoldFirst* (from the server's thread, soon).
   void ReleaseHeld() { release_held_ = true; }
+  // While true, the server reads DATA but sends no WINDOW_UPDATE: strait's
+  // windows toward it close (65535 bytes per stream and per connection).
+  // Back to false, what was held is credited (from the server's thread).
+  void WithholdCredit(bool withhold) { withhold_credit_ = withhold; }
   // SETTINGS_MAX_CONCURRENT_STREAMS for connections accepted from now on
   // (0: not advertised, unlimited).
   void set_max_concurrent_streams(uint32_t n) { max_concurrent_streams_ = n; }
@@ -97,6 +101,7 @@ class RawH2Server {
   int port_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<bool> release_held_{false};
+  std::atomic<bool> withhold_credit_{false};
   std::atomic<uint32_t> max_concurrent_streams_{0};
   std::atomic<bool> hold_new_connections_{false};
   std::atomic<bool> reject_new_connections_{false};
