@@ -15,6 +15,12 @@ absl::Duration ToDuration(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
+// A configured duration, or `otherwise` when the field is unset.
+absl::Duration DurationOr(bool has, const google::protobuf::Duration& d,
+                          absl::Duration otherwise) {
+  return has ? ToDuration(d) : otherwise;
+}
+
 upstream::TransportSettings CompileTransport(absl::string_view name,
                                              const v1::ServersTransport& t) {
   upstream::TransportSettings settings;
@@ -76,28 +82,23 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
     if (!address.ok()) return address.status();
     absl::StatusOr<router::RouteTable> routes = router::RouteTable::Build(config, name);
     if (!routes.ok()) return routes.status();
+    const v1::EntryPointTransport& t = ep.transport();
     EntryPointEntry entry{
         .name = name,
         .address = *address,
         .http2 = h2::ResolveLimits(ep.http2(), h2::Side::kDownstream),
-        .grace_timeout = ep.transport().life_cycle().has_grace_time_out()
-                             ? ToDuration(ep.transport().life_cycle().grace_time_out())
-                             : absl::Seconds(10),
-        .write_stall_timeout = ep.transport().has_write_stall_timeout()
-                                   ? ToDuration(ep.transport().write_stall_timeout())
-                                   : absl::Seconds(60),
-        .stream_stall_timeout = ep.transport().has_stream_stall_timeout()
-                                    ? ToDuration(ep.transport().stream_stall_timeout())
-                                    : absl::Minutes(5),
-        .max_connection_buffer_bytes = ep.transport().max_connection_buffer_bytes() != 0
-                                           ? ep.transport().max_connection_buffer_bytes()
-                                           : 4u << 20,
-        .keep_alive_time = ep.transport().has_keep_alive_time()
-                               ? ToDuration(ep.transport().keep_alive_time())
-                               : absl::Seconds(60),
-        .keep_alive_timeout = ep.transport().has_keep_alive_timeout()
-                                  ? ToDuration(ep.transport().keep_alive_timeout())
-                                  : absl::Seconds(20),
+        .grace_timeout = DurationOr(t.life_cycle().has_grace_time_out(),
+                                    t.life_cycle().grace_time_out(), absl::Seconds(10)),
+        .write_stall_timeout = DurationOr(t.has_write_stall_timeout(), t.write_stall_timeout(),
+                                          absl::Seconds(60)),
+        .stream_stall_timeout = DurationOr(t.has_stream_stall_timeout(),
+                                           t.stream_stall_timeout(), absl::Minutes(5)),
+        .max_connection_buffer_bytes =
+            t.max_connection_buffer_bytes() != 0 ? t.max_connection_buffer_bytes() : 4u << 20,
+        .keep_alive_time =
+            DurationOr(t.has_keep_alive_time(), t.keep_alive_time(), absl::Seconds(60)),
+        .keep_alive_timeout =
+            DurationOr(t.has_keep_alive_timeout(), t.keep_alive_timeout(), absl::Seconds(20)),
         .routes = std::move(*routes),
     };
     snapshot->entry_points_.emplace(name, std::move(entry));
