@@ -185,5 +185,54 @@ TEST_F(FlowControlTest, AWriterStopsAtTheWindowsAndResumesWhenTheReaderReads) {
   EXPECT_TRUE(RawH2Server::WaitFor([&] { return backend.data_bytes() == body.size(); }));
 }
 
+// One client cannot pin maxConcurrentStreams x stream window bytes: past
+// maxConnectionBufferBytes of request bytes waiting in strait, its
+// connection window is credited only as they drain.
+TEST_F(FlowControlTest, OneClientsBufferedRequestBytesStopAtTheConnectionBudget) {
+  RawH2Server backend(RawH2Server::Behavior::kStuck);
+  backend.WithholdCredit(true);  // takes 65535 bytes in all, then nothing
+  config::v1::Config config = EchoConfig({backend.address()});
+  constexpr size_t kBudget = 256 * 1024;
+  config.mutable_entry_points()->at("web").mutable_transport()->set_max_connection_buffer_bytes(
+      kBudget);
+  StartProxy(config, /*workers=*/1);
+  auto client = RawH2Client::Connect(proxy_port());
+  ASSERT_TRUE(client.ok());
+  // 100 streams, each allowed a full 64 KiB stream window by strait: 6.4 MB
+  // that strait would hold without the budget.
+  constexpr int kStreams = 100;
+  const std::string body(65535, 'b');
+  std::vector<int32_t> ids;
+  for (int i = 0; i < kStreams; ++i) {
+    ids.push_back((*client)->Submit({{":method", "POST"}, {":scheme", "http"},
+                                     {":authority", "t"},
+                                     {":path", "/strait.test.v1.Echo/ClientStream"},
+                                     {"content-type", "application/grpc"}, {"te", "trailers"}},
+                                    &body));
+  }
+  auto sent = [&] {
+    size_t n = 0;
+    for (int32_t id : ids) n += body.size() - (*client)->unsent_body_bytes(id);
+    return n;
+  };
+  // The client sends until its connection window is spent; a PING round
+  // trip after that shows strait credits nothing more.
+  ASSERT_TRUE((*client)->RunUntil(
+      [&] { return nghttp2_session_get_remote_window_size((*client)->session()) == 0; }));
+  ASSERT_TRUE((*client)->PingRoundTrip());
+  EXPECT_EQ(nghttp2_session_get_remote_window_size((*client)->session()), 0);
+  // What the client got to send: its initial connection window (1 MiB), the
+  // budget, and what the backend took, plus at most one frame of each
+  // crediting step's rounding.
+  constexpr size_t kConnectionWindow = 1 << 20;
+  EXPECT_GE(sent(), kConnectionWindow);
+  EXPECT_LE(sent(), kConnectionWindow + kBudget + 65535 + 16384);
+  // Once the backend reads again, every byte goes through.
+  backend.WithholdCredit(false);
+  ASSERT_TRUE((*client)->RunUntil([&] { return sent() == kStreams * body.size(); },
+                                  absl::Seconds(30)));
+  EXPECT_TRUE(RawH2Server::WaitFor([&] { return backend.data_bytes() == kStreams * body.size(); }));
+}
+
 }  // namespace
 }  // namespace strait::testing
