@@ -31,6 +31,7 @@ class ProxyContext {
   void SetSnapshot(std::shared_ptr<const config::Snapshot> snapshot) {
     snapshot_ = std::move(snapshot);
     pickers_.clear();
+    pools_.EvictIdle();
   }
 
   // The backend for the next RPC of `service` (which belongs to the current

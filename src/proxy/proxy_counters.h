@@ -20,12 +20,15 @@ struct ProxyCounters {
   uint64_t stalled_streams_reset = 0;
   // Gauge: request bytes kept for replay by a retry policy, now.
   uint64_t replay_bytes = 0;
+  // Gauge: backend connection pools (one per server and transport) alive.
+  uint64_t pools = 0;
 
   void Add(const ProxyCounters& other) {
     connections_accepted += other.connections_accepted;
     for (const auto& [name, n] : other.abuse_goaways) abuse_goaways[name] += n;
     stalled_streams_reset += other.stalled_streams_reset;
     replay_bytes += other.replay_bytes;
+    pools += other.pools;
   }
 };
 

@@ -158,7 +158,8 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   int attempts_ = 0;             // attempts started
   int transparent_retries_ = 0;  // of them, retries of never-sent attempts
   std::vector<const upstream::Backend*> tried_;
-  // Set while this RPC waits in a pool's queue for a stream.
+  // Set while this RPC waits in a pool's queue for a stream. A pool with a
+  // queued RPC is never evicted (PoolSet::EvictIdle), so it outlives this.
   upstream::ConnPool* waiting_in_ = nullptr;
   // Set while an upstream stream is open.
   upstream::UpstreamConnection* upstream_ = nullptr;

@@ -72,6 +72,7 @@ void Worker::AddCounters(proxy::ProxyCounters& sum) {
       return;
     }
     dispatcher_.Post([&] {
+      context_.counters().pools = context_.pools().size();
       sum.Add(context_.counters());
       done.set_value();
     });

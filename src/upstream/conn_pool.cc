@@ -149,6 +149,17 @@ std::string PoolKey(const TransportSettings& transport, const Backend& backend) 
   return absl::StrCat(transport.Key(), "|", backend.address.ToString());
 }
 
+void PoolSet::EvictIdle() {
+  for (auto it = pools_.begin(); it != pools_.end();) {
+    const ConnPool& pool = *it->second;
+    if (pool.connection_count() == 0 && pool.pending_count() == 0) {
+      pools_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+}
+
 ConnPool& PoolSet::Get(const std::string& key, const TransportSettings& transport,
                        const Backend& backend) {
   auto& pool = pools_[key];

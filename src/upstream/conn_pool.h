@@ -89,6 +89,14 @@ class PoolSet {
   explicit PoolSet(event::Dispatcher& dispatcher) : dispatcher_(dispatcher) {}
   ConnPool& Get(const std::string& key, const TransportSettings& transport,
                 const Backend& backend);
+  // Frees every pool with no connection and no queued RPC: pools of servers
+  // or transports a reload removed would otherwise live forever. Safe
+  // whenever no pool is on the stack (the worker calls it when it takes a
+  // new snapshot): a pool with a queued RPC is never idle, so no
+  // ProxyStream::waiting_in_ can point at a freed pool, and connections,
+  // which call back into their pool, keep it busy until they are gone.
+  void EvictIdle();
+  size_t size() const { return pools_.size(); }
 
  private:
   event::Dispatcher& dispatcher_;

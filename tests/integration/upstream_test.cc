@@ -204,6 +204,29 @@ TEST_F(UpstreamTest, IdleConnectionsAreClosed) {
   EXPECT_EQ(backend.connections_accepted(), 2);
 }
 
+// A reload that changes a transport gives new RPCs a new pool; the old
+// pool is freed once its connections are gone, when the worker takes its
+// next snapshot.
+TEST_F(UpstreamTest, PoolsOfReplacedTransportsAreFreed) {
+  RawH2Server backend(RawH2Server::Behavior::kGrpcStatus, /*grpc_status=*/5);
+  config::v1::Config config = EchoConfig({backend.address()});
+  SetDuration(Transport(config).mutable_forwarding_timeouts()->mutable_idle_conn_timeout(),
+              absl::Milliseconds(100));
+  StartProxy(config, /*workers=*/1);
+  Connect();
+  for (int i = 0; i < 5; ++i) {
+    Transport(config).mutable_forwarding_timeouts()->mutable_dial_timeout()->set_seconds(10 + i);
+    ASSERT_TRUE(server_->Reload(config).ok());
+    EXPECT_EQ(Unary().error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  ASSERT_TRUE(RawH2Server::WaitFor([&] { return backend.connections_closed() == 5; }));
+  EXPECT_EQ(server_->Stats().pools, 5u);  // idle, but no new snapshot yet
+  ASSERT_TRUE(server_->Reload(config).ok());
+  EXPECT_EQ(server_->Stats().pools, 0u);
+  EXPECT_EQ(Unary().error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(server_->Stats().pools, 1u);
+}
+
 TEST_F(UpstreamTest, BlackholedBackendIsDetectedByPing) {
   RawH2Server backend(RawH2Server::Behavior::kBlackhole);
   config::v1::Config config = EchoConfig({backend.address()});
