@@ -72,6 +72,7 @@ ProxyStream::~ProxyStream() {
 bool ProxyStream::OnRequestHeader(absl::string_view name, absl::string_view value,
                                   size_t limit) {
   request_header_bytes_ += name.size() + value.size() + 32;
+  if (oversized_headers_) return true;  // counted once, at the crossing
   if (request_header_bytes_ > limit) {
     oversized_headers_ = true;
     return false;

@@ -49,8 +49,9 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   ProxyStream& operator=(const ProxyStream&) = delete;
 
   // Downstream events, from the DownstreamConnection's nghttp2 callbacks.
-  // Returns false once the header list outgrows `limit` bytes (RFC 9113
-  // counting); the request is then answered with RESOURCE_EXHAUSTED.
+  // Returns false for the header that makes the list outgrow `limit` bytes
+  // (RFC 9113 counting), once per stream; the request is then answered with
+  // RESOURCE_EXHAUSTED.
   bool OnRequestHeader(absl::string_view name, absl::string_view value, size_t limit);
   void OnRequestHeadersDone(bool end_stream);
   void OnRequestData(const uint8_t* data, size_t length);
