@@ -3,6 +3,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
@@ -48,6 +49,16 @@ class DownstreamConnection : public event::Deletable {
   // Request bytes of `stream_id` have left strait (or are dropped): credits
   // the stream window and releases them from the connection's budget.
   void Consume(int32_t stream_id, size_t length);
+  // Replay copies (a retry policy's) count against the connection's budget
+  // too, but never hold back its window: past the budget, a stream is
+  // refused the copy (and so its retries) instead. True if `length` more
+  // bytes fit; Release gives them back.
+  bool ReserveReplay(size_t length) {
+    if (buffered_bytes_ + replay_bytes_ + length > max_buffer_bytes_) return false;
+    replay_bytes_ += length;
+    return true;
+  }
+  void ReleaseReplay(size_t length) { replay_bytes_ -= std::min(replay_bytes_, length); }
   // The window the client gives this response stream now (stream and
   // connection windows, whichever is smaller).
   int32_t ClientWindow(int32_t stream_id) const;
@@ -95,6 +106,7 @@ class DownstreamConnection : public event::Deletable {
   // back because buffered_bytes_ exceeded max_buffer_bytes_.
   size_t buffered_bytes_ = 0;
   size_t connection_debt_ = 0;
+  size_t replay_bytes_ = 0;  // held by this connection's streams for retries
   // Client stream ids: the lowest a new stream may have, and the ranges of
   // ids the client skipped (bounded: an old skip may be forgotten).
   int32_t next_stream_id_ = 1;

@@ -320,7 +320,7 @@ void ProxyStream::WriteRequestBody(size_t length, std::string* out) {
     // idle stream holds little beyond its windows.
     size_t limit = service_->retry.max_attempts > 1 ? service_->retry.buffer_bytes
                                                     : kTransparentReplayBytes;
-    if (replay_.size() + n <= limit) {
+    if (replay_.size() + n <= limit && downstream_.ReserveReplay(n)) {
       replay_.Append(reinterpret_cast<const uint8_t*>(out->data() + start), n);
       downstream_.context().counters().replay_bytes += n;
     } else {
@@ -497,6 +497,7 @@ void ProxyStream::FailAttempt(Failure failure, h2::GrpcStatus status,
   // Rewind: what the failed attempt took goes out again first.
   precredited_ += replay_.size();
   downstream_.context().counters().replay_bytes -= replay_.size();
+  downstream_.ReleaseReplay(replay_.size());
   to_upstream_.Prepend(std::move(replay_));
   replay_.Clear();
   response_headers_.clear();
@@ -586,7 +587,9 @@ void ProxyStream::ResumeDownstream() {
 }
 
 void ProxyStream::DropReplay() {
+  if (replay_.empty()) return;
   downstream_.context().counters().replay_bytes -= replay_.size();
+  downstream_.ReleaseReplay(replay_.size());
   replay_.Clear();
 }
 

@@ -282,6 +282,10 @@ TEST_P(ReplayBufferTest, ReplayCopiesOnlyForARetryPolicy) {
     Retry(config)->set_attempts(2);  // bufferBytes: 64 KiB by default
     Retry(config)->add_retry_on("UNAVAILABLE");
   }
+  // Room for every copy in the connection's budget (which copies count
+  // against: FlowControlTest.ReplayCopiesStopAtTheConnectionBudget).
+  config.mutable_entry_points()->at("web").mutable_transport()->set_max_connection_buffer_bytes(
+      32 << 20);
   StartProxy(config, 1);
   auto client = RawH2Client::Connect(proxy_port());
   ASSERT_TRUE(client.ok());
