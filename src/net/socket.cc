@@ -70,6 +70,20 @@ absl::StatusOr<SocketAddress> Resolve(const HostPort& host_port) {
   return address;
 }
 
+absl::StatusOr<SocketAddress> PickFreePort(const SocketAddress& address) {
+  if (address.port() != 0) return address;
+  int fd = socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ErrnoStatus("socket", errno);
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&address.storage), address.length) != 0) {
+    int err = errno;
+    close(fd);
+    return ErrnoStatus(absl::StrCat("bind ", address.ToString()), err);
+  }
+  absl::StatusOr<SocketAddress> bound = LocalAddress(fd);
+  close(fd);
+  return bound;
+}
+
 absl::StatusOr<int> ListenReusePort(const SocketAddress& address, int backlog) {
   int fd = socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return ErrnoStatus("socket", errno);

@@ -30,6 +30,12 @@ absl::StatusOr<SocketAddress> Resolve(const HostPort& host_port);
 // A non-blocking, close-on-exec listening socket with SO_REUSEPORT, so every
 // worker can bind its own socket to the same address.
 absl::StatusOr<int> ListenReusePort(const SocketAddress& address, int backlog);
+// `address` with port 0 replaced by a port no socket uses now. The kernel
+// picks it for a socket *without* SO_REUSEPORT: given port 0 and
+// SO_REUSEPORT, it may hand out a port that another process's SO_REUSEPORT
+// socket of the same user already listens on (gRPC servers set it), and
+// connections would then be split between the two.
+absl::StatusOr<SocketAddress> PickFreePort(const SocketAddress& address);
 // The address a socket is bound to.
 absl::StatusOr<SocketAddress> LocalAddress(int fd);
 

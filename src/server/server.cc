@@ -31,6 +31,11 @@ class Server::Impl {
         return absl::InvalidArgumentError(
             absl::StrCat("entryPoints.", name, ".address: ", address.status().message()));
       }
+      address = net::PickFreePort(*address);
+      if (!address.ok()) {
+        return absl::UnavailableError(
+            absl::StrCat("entry point ", name, ": ", address.status().message()));
+      }
       // The first socket resolves port 0; the others share its port.
       for (int i = 0; i < worker_count_; ++i) {
         absl::StatusOr<int> fd = net::ListenReusePort(*address, 1024);

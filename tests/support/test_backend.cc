@@ -34,6 +34,9 @@ void TestBackend::Start(int port) {
     builder.AddListeningPort("127.0.0.1:" + std::to_string(port),
                              grpc::InsecureServerCredentials(), &bound);
     builder.RegisterService(service_.get());
+    // gRPC sets SO_REUSEPORT by default: a port-0 bind elsewhere on this
+    // machine (another test's strait, say) could then share this port.
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     builder.SetMaxReceiveMessageSize(kMaxTestMessageBytes);
     builder.SetMaxSendMessageSize(kMaxTestMessageBytes);
     if (options_.max_concurrent_streams > 0) {

@@ -6,6 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <vector>
+
 namespace strait::net {
 namespace {
 
@@ -44,6 +47,29 @@ TEST(SocketTest, OutgoingConnectionsAreConfigured) {
   EXPECT_EQ(GetInt(*fd, IPPROTO_TCP, TCP_USER_TIMEOUT), kTcpUserTimeoutMs);
   close(*fd);
   close(listener);
+}
+
+TEST(SocketTest, PickFreePortAvoidsPortsOtherReusePortSocketsListenOn) {
+  absl::StatusOr<SocketAddress> any = Resolve(HostPort{"127.0.0.1", 0});
+  ASSERT_TRUE(any.ok());
+  // Someone else's SO_REUSEPORT listeners (gRPC servers set it), many.
+  std::vector<int> others;
+  std::vector<int> taken;
+  for (int i = 0; i < 50; ++i) {
+    absl::StatusOr<int> fd = ListenReusePort(*PickFreePort(*any), 16);
+    ASSERT_TRUE(fd.ok());
+    others.push_back(*fd);
+    taken.push_back(LocalAddress(*fd)->port());
+  }
+  for (int i = 0; i < 50; ++i) {
+    absl::StatusOr<SocketAddress> picked = PickFreePort(*any);
+    ASSERT_TRUE(picked.ok());
+    EXPECT_NE(picked->port(), 0);
+    EXPECT_EQ(std::count(taken.begin(), taken.end(), picked->port()), 0);
+  }
+  absl::StatusOr<SocketAddress> fixed = PickFreePort(*Resolve(HostPort{"127.0.0.1", 8080}));
+  EXPECT_EQ(fixed->port(), 8080);
+  for (int fd : others) close(fd);
 }
 
 }  // namespace
