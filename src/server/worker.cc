@@ -43,20 +43,24 @@ void Worker::Start(std::shared_ptr<const config::Snapshot> snapshot) {
   });
 }
 
-void Worker::SetSnapshot(std::shared_ptr<const config::Snapshot> snapshot) {
-  std::promise<void> taken;
+void Worker::RunOnLoop(const std::function<void()>& fn) {
+  std::promise<void> done;
   {
     std::lock_guard<std::mutex> lock(exit_mu_);
     if (exited_ || !thread_.joinable()) {
-      context_.SetSnapshot(std::move(snapshot));
+      fn();  // no loop runs: nothing else touches the worker's state
       return;
     }
     dispatcher_.Post([&] {
-      context_.SetSnapshot(std::move(snapshot));
-      taken.set_value();
+      fn();
+      done.set_value();
     });
   }
-  taken.get_future().wait();
+  done.get_future().wait();
+}
+
+void Worker::SetSnapshot(std::shared_ptr<const config::Snapshot> snapshot) {
+  RunOnLoop([&] { context_.SetSnapshot(std::move(snapshot)); });
 }
 
 void Worker::PostDrain() {
@@ -64,20 +68,10 @@ void Worker::PostDrain() {
 }
 
 void Worker::AddCounters(proxy::ProxyCounters& sum) {
-  std::promise<void> done;
-  {
-    std::lock_guard<std::mutex> lock(exit_mu_);
-    if (exited_ || !thread_.joinable()) {
-      sum.Add(context_.counters());
-      return;
-    }
-    dispatcher_.Post([&] {
-      context_.counters().pools = context_.pools().size();
-      sum.Add(context_.counters());
-      done.set_value();
-    });
-  }
-  done.get_future().wait();
+  RunOnLoop([&] {
+    context_.counters().pools = context_.pools().size();
+    sum.Add(context_.counters());
+  });
 }
 
 void Worker::Join() {

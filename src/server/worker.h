@@ -1,6 +1,7 @@
 #ifndef STRAIT_SERVER_WORKER_H_
 #define STRAIT_SERVER_WORKER_H_
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -42,6 +43,9 @@ class Worker {
   void Join();
 
  private:
+  // Runs `fn` on the worker's loop and returns once it ran (directly, if
+  // the loop is not running).
+  void RunOnLoop(const std::function<void()>& fn);
   void OnAccept(const std::string& entry_point, int fd, const net::SocketAddress& peer);
   void OnConnectionClosed(proxy::DownstreamConnection* connection);
   void Drain();

@@ -56,11 +56,7 @@ void ConnPool::Dispatch() {
     absl::StatusOr<std::unique_ptr<UpstreamConnection>> conn =
         UpstreamConnection::Connect(dispatcher_, backend_, transport_, *this);
     if (!conn.ok()) {
-      if (HasLiveConnection()) {
-        redial_after_ = dispatcher_.Now() + kRedialDelay;
-      } else {
-        connect_error = conn.status();
-      }
+      if (FailsTheQueue()) connect_error = conn.status();
       break;
     }
     connections_.push_back(std::move(*conn));
@@ -84,6 +80,12 @@ bool ConnPool::ShouldConnect() const {
   // A dial just failed: live connections will call Dispatch again as their
   // streams free up; with none left, dial now (its failure fails the queue).
   return live == 0 || dispatcher_.Now() >= redial_after_;
+}
+
+bool ConnPool::FailsTheQueue() {
+  if (!HasLiveConnection()) return true;
+  redial_after_ = dispatcher_.Now() + kRedialDelay;
+  return false;
 }
 
 bool ConnPool::HasLiveConnection() const {
@@ -114,12 +116,9 @@ void ConnPool::OnConnectionClosed(UpstreamConnection* connection,
   // and pendingTimeout bounds the wait either way. (Failing "its share" of
   // the queue instead would turn RPCs a reachable server can still serve
   // into errors, final ones for a one-server service.)
-  if (!was_ready) {
-    if (!HasLiveConnection()) {
-      FailPending(reason);
-      return;
-    }
-    redial_after_ = dispatcher_.Now() + kRedialDelay;
+  if (!was_ready && FailsTheQueue()) {
+    FailPending(reason);
+    return;
   }
   Dispatch();
 }

@@ -56,6 +56,10 @@ class ConnPool : public UpstreamConnection::Owner {
   // Whether a connection that is not draining is ready or on its way: one
   // that will take queued RPCs (or fail) later, so they may keep waiting.
   bool HasLiveConnection() const;
+  // A dial failed: true if the queued RPCs must fail now (no live
+  // connection is left to take them); otherwise they wait, and the next
+  // dial waits kRedialDelay.
+  bool FailsTheQueue();
   // Streams one connection is assumed to take before its SETTINGS arrive
   // (RFC 9113 recommends servers allow at least 100).
   static constexpr size_t kAssumedStreamsPerConnection = 100;
