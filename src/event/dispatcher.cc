@@ -9,6 +9,7 @@
 #include <cassert>
 #include <cstdint>
 #include <cstdlib>
+#include <algorithm>
 
 #include "absl/time/clock.h"
 
@@ -97,6 +98,29 @@ void Dispatcher::ClearDeferred() {
   }
 }
 
+void Dispatcher::UseManualClockForTest(absl::Time start) {
+  manual_clock_ = true;
+  manual_now_ = start;
+}
+
+void Dispatcher::AdvanceClockForTest(absl::Duration by) {
+  absl::Time until = manual_now_ + by;
+  while (!manual_timers_.empty() && std::get<0>(*manual_timers_.begin()) <= until) {
+    auto entry = *manual_timers_.begin();
+    manual_timers_.erase(manual_timers_.begin());
+    Timer* timer = std::get<2>(entry);
+    timer->manual_entry_.reset();
+    manual_now_ = std::max(manual_now_, std::get<0>(entry));
+    timer->cb_();
+  }
+  manual_now_ = until;
+}
+
+void Dispatcher::RunOnceForTest() {
+  loop_thread_ = std::this_thread::get_id();
+  event_base_loop(base_, EVLOOP_NONBLOCK);
+}
+
 absl::Time Dispatcher::MonotonicNow() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -136,10 +160,18 @@ Timer::Timer(Dispatcher& dispatcher, std::function<void()> cb)
     : dispatcher_(dispatcher), cb_(std::move(cb)) {}
 
 Timer::~Timer() {
+  Disarm();
   if (ev_ != nullptr) event_free(ev_);
 }
 
 void Timer::Arm(absl::Duration after) {
+  if (dispatcher_.manual_clock_) {
+    Disarm();
+    manual_entry_.emplace(dispatcher_.manual_now_ + std::max(after, absl::ZeroDuration()),
+                          dispatcher_.manual_seq_++, this);
+    dispatcher_.manual_timers_.insert(*manual_entry_);
+    return;
+  }
   if (ev_ == nullptr) {
     ev_ = evtimer_new(
         dispatcher_.base(),
@@ -150,10 +182,17 @@ void Timer::Arm(absl::Duration after) {
 }
 
 void Timer::Disarm() {
+  if (manual_entry_) {
+    dispatcher_.manual_timers_.erase(*manual_entry_);
+    manual_entry_.reset();
+  }
   if (ev_ != nullptr) evtimer_del(ev_);
 }
 
-bool Timer::armed() const { return ev_ != nullptr && evtimer_pending(ev_, nullptr) != 0; }
+bool Timer::armed() const {
+  return manual_entry_.has_value() ||
+         (ev_ != nullptr && evtimer_pending(ev_, nullptr) != 0);
+}
 
 DeferredCall::DeferredCall(Dispatcher& dispatcher, std::function<void()> cb)
     : cb_(std::move(cb)) {

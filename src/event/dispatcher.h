@@ -1,10 +1,14 @@
 #ifndef STRAIT_EVENT_DISPATCHER_H_
 #define STRAIT_EVENT_DISPATCHER_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -14,6 +18,8 @@ struct event_base;
 struct event;
 
 namespace strait::event {
+
+class Timer;
 
 // Something whose destruction must wait until the current callback has
 // unwound: handed to Dispatcher::DeferredDelete.
@@ -45,18 +51,29 @@ class Dispatcher {
   // still reference it has returned.
   void DeferredDelete(std::unique_ptr<Deletable> object);
   bool IsLoopThread() const { return std::this_thread::get_id() == loop_thread_; }
-  // The one clock behind strait's deadlines and budgets: monotonic
+  // The one clock behind strait's deadlines, budgets and timers: monotonic
   // (CLOCK_MONOTONIC as an absl::Time, meaningful only in differences), so a
-  // step of the wall clock neither stretches nor drains anything. Tests
-  // may replace it (set_clock_for_test) for code that reads it.
-  absl::Time Now() const { return clock_ ? clock_() : MonotonicNow(); }
-  void set_clock_for_test(std::function<absl::Time()> clock) { clock_ = std::move(clock); }
+  // step of the wall clock neither stretches nor drains anything.
+  absl::Time Now() const { return manual_clock_ ? manual_now_ : MonotonicNow(); }
   static absl::Time MonotonicNow();
+
+  // Tests: from now on Now() reads a manual clock that starts at `start` and
+  // moves only through AdvanceClockForTest(), and every Timer of this
+  // dispatcher runs on it instead of the event library's clock. Call before
+  // any timer is armed; loop-thread-only.
+  void UseManualClockForTest(absl::Time start);
+  // Moves the manual clock forward by `by`, running each timer that falls
+  // due on the way at its own due time, in order (a callback may arm more).
+  void AdvanceClockForTest(absl::Duration by);
+  // Runs one non-blocking turn of the loop: ready I/O, deferred calls and
+  // deferred deletes. For tests that drive the loop by hand.
+  void RunOnceForTest();
 
   // For FileEvent, Timer and DeferredCall only.
   event_base* base() { return base_; }
 
  private:
+  friend class Timer;
   void RunPosted();
   void ClearDeferred();
 
@@ -65,7 +82,11 @@ class Dispatcher {
   ::event* wake_event_;
   ::event* clear_deferred_;  // activated when to_delete_ is non-empty
   std::thread::id loop_thread_;
-  std::function<absl::Time()> clock_;  // null: MonotonicNow
+  bool manual_clock_ = false;
+  absl::Time manual_now_;
+  // Timers armed on the manual clock: (due, arming order, timer).
+  std::set<std::tuple<absl::Time, uint64_t, Timer*>> manual_timers_;
+  uint64_t manual_seq_ = 0;
   std::vector<std::unique_ptr<Deletable>> to_delete_;
   std::mutex mu_;
   std::vector<std::function<void()>> posted_ ABSL_GUARDED_BY(mu_);
@@ -104,9 +125,13 @@ class Timer {
   bool armed() const;
 
  private:
+  friend class Dispatcher;
+
   Dispatcher& dispatcher_;
   ::event* ev_ = nullptr;
   std::function<void()> cb_;
+  // On a manual clock: this timer's entry in manual_timers_, if armed.
+  std::optional<std::tuple<absl::Time, uint64_t, Timer*>> manual_entry_;
 };
 
 // A callback to run later in the current loop turn, once however often it is

@@ -5,6 +5,8 @@
 #include "absl/time/clock.h"
 
 #include <atomic>
+#include <string>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -73,18 +75,66 @@ TEST(DispatcherTest, TimerFiresOnceAndDeferredCallCoalesces) {
   EXPECT_FALSE(timer.armed());
 }
 
-TEST(DispatcherTest, NowIsMonotonicAndFakeable) {
+TEST(DispatcherTest, NowIsMonotonic) {
   Dispatcher d;
   absl::Time a = d.Now();
   absl::Time b = d.Now();
   EXPECT_GE(b, a);
   // Not the wall clock: CLOCK_MONOTONIC counts from boot.
   EXPECT_LT(d.Now(), absl::Now() - absl::Hours(24 * 365));
-  absl::Time fake = absl::UnixEpoch() + absl::Seconds(100);
-  d.set_clock_for_test([&] { return fake; });
-  EXPECT_EQ(d.Now(), fake);
-  fake -= absl::Seconds(50);  // whatever a test's clock does, Now() follows it
-  EXPECT_EQ(d.Now(), absl::UnixEpoch() + absl::Seconds(50));
+}
+
+TEST(DispatcherTest, AManualClockDrivesNowAndEveryTimer) {
+  Dispatcher d;
+  absl::Time start = absl::UnixEpoch() + absl::Seconds(100);
+  d.UseManualClockForTest(start);
+  EXPECT_EQ(d.Now(), start);
+  std::vector<std::pair<std::string, absl::Time>> fired;
+  Timer late(d, [&] { fired.emplace_back("late", d.Now()); });
+  Timer early(d, [&] { fired.emplace_back("early", d.Now()); });
+  Timer rearming(d, [&] {
+    fired.emplace_back("rearming", d.Now());
+    if (fired.size() < 4) rearming.Arm(absl::Seconds(3));
+  });
+  Timer disarmed(d, [&] { fired.emplace_back("disarmed", d.Now()); });
+  late.Arm(absl::Seconds(10));
+  early.Arm(absl::Seconds(2));
+  rearming.Arm(absl::Seconds(5));
+  disarmed.Arm(absl::Seconds(1));
+  disarmed.Disarm();
+  EXPECT_FALSE(disarmed.armed());
+
+  d.AdvanceClockForTest(absl::Seconds(1) + absl::Nanoseconds(999999999));
+  EXPECT_TRUE(fired.empty()) << "nothing is due before 2 s";
+  EXPECT_TRUE(early.armed());
+  d.AdvanceClockForTest(absl::Milliseconds(8500) + absl::Nanoseconds(1));
+  EXPECT_EQ(d.Now(), start + absl::Milliseconds(10500));
+  // Each at its own due time, in order; a re-armed timer counts from when
+  // it fired.
+  ASSERT_EQ(fired.size(), 4u);
+  EXPECT_EQ(fired[0], std::make_pair(std::string("early"), start + absl::Seconds(2)));
+  EXPECT_EQ(fired[1], std::make_pair(std::string("rearming"), start + absl::Seconds(5)));
+  EXPECT_EQ(fired[2], std::make_pair(std::string("rearming"), start + absl::Seconds(8)));
+  EXPECT_EQ(fired[3], std::make_pair(std::string("late"), start + absl::Seconds(10)));
+  EXPECT_TRUE(rearming.armed());  // 8 s + 3 s
+  d.AdvanceClockForTest(absl::Milliseconds(499));
+  ASSERT_EQ(fired.size(), 4u) << "not before 11 s";
+  d.AdvanceClockForTest(absl::Seconds(2));
+  ASSERT_EQ(fired.size(), 5u);
+  EXPECT_EQ(fired[4].second, start + absl::Seconds(11));
+  EXPECT_FALSE(rearming.armed());
+}
+
+TEST(DispatcherTest, ATimerDestroyedWhileArmedOnAManualClockNeverFires) {
+  Dispatcher d;
+  d.UseManualClockForTest(absl::UnixEpoch());
+  int fired = 0;
+  {
+    Timer t(d, [&] { ++fired; });
+    t.Arm(absl::Seconds(1));
+  }
+  d.AdvanceClockForTest(absl::Seconds(2));
+  EXPECT_EQ(fired, 0);
 }
 
 }  // namespace
