@@ -86,8 +86,8 @@ services: {s: {loadBalancer: {servers: [{url: "h2c://)yaml",
     RecordProperty(absl::StrCat(what, "_baseline_kib"), static_cast<int>(baseline_ / 1024));
     RecordProperty(absl::StrCat(what, "_peak_kib"), static_cast<int>(peak / 1024));
     std::cout << what << ": strait RSS baseline " << baseline_ / kMiB << " MiB, peak "
-              << peak / kMiB << " MiB, growth " << (peak - std::min(peak, baseline_)) / kMiB
-              << " MiB = " << static_cast<double>(peak - std::min(peak, baseline_)) / (1 << 30)
+              << peak / kMiB << " MiB, growth " << (peak - std::min(peak, baseline_)) / 1024
+              << " KiB = " << static_cast<double>(peak - std::min(peak, baseline_)) / (1 << 30)
               << " of the 1 GiB carried\n";
     EXPECT_LT(peak, baseline_ + kAllowedGrowth)
         << what << ": strait buffered what the slow side could not take";

@@ -105,6 +105,9 @@ void UpstreamConnection::OnClosed(absl::string_view reason) {
 bool UpstreamConnection::accepting() const {
   if (!ready_ || goaway_ || io_->closed()) return false;
   nghttp2_session* s = io_->session();
+  // A session that is ending (a GOAWAY queued after a connection error in
+  // this very read) would refuse the stream at once.
+  if (!nghttp2_session_check_request_allowed(s)) return false;
   if (nghttp2_session_get_next_stream_id(s) > (1u << 31) - 2) return false;
   uint32_t max = nghttp2_session_get_remote_settings(
       s, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);

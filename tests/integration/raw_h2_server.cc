@@ -254,6 +254,15 @@ void RawH2Server::Loop() {
         auto c = std::make_unique<Connection>();
         c->server = this;
         c->fd = fd;
+        if (break_next_ > 0) {
+          --break_next_;
+          static constexpr uint8_t kReadyThenBroken[18] = {
+              0, 0, 0, NGHTTP2_SETTINGS, 0, 0, 0, 0, 0,  // SETTINGS, empty
+              0, 0, 0, NGHTTP2_DATA,     0, 0, 0, 0, 0,  // DATA on stream 0
+          };
+          (void)!write(fd, kReadyThenBroken, sizeof kReadyThenBroken);
+          c->silent = true;
+        }
         c->parked = hold_new_connections_;
         nghttp2_session_server_new2(&c->session, cb, c.get(), option);
         nghttp2_settings_entry limit{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,

@@ -84,6 +84,11 @@ class RawH2Server {
   // any SETTINGS: a dial that fails after the TCP connect.
   void RejectNewConnections() { reject_new_connections_ = true; }
   int connections_rejected() const;
+  // The next `n` connections accepted get, in one write, an empty SETTINGS
+  // frame and right behind it a DATA frame on stream 0 (a connection error),
+  // and nothing else: strait learns the connection is ready and that it is
+  // broken in the same read, before it could send anything on it.
+  void BreakNextConnections(int n) { break_next_ = n; }
   int goaways_seen() const;  // PING ACKs for the PINGs sent after GOAWAY
 
   // Polls `condition` (bounded) until it holds.
@@ -105,6 +110,7 @@ class RawH2Server {
   std::atomic<uint32_t> max_concurrent_streams_{0};
   std::atomic<bool> hold_new_connections_{false};
   std::atomic<bool> reject_new_connections_{false};
+  std::atomic<int> break_next_{0};
   bool held_one_ = false;  // kHoldFirst*: the first stream was held; loop thread only
   std::vector<std::unique_ptr<Connection>> connections_;  // loop thread only
   mutable std::mutex mu_;

@@ -266,6 +266,21 @@ TEST_F(UpstreamTest, StreamsAboveGoawayAreRetriedOnAnotherServer) {
   EXPECT_GE(leaving.streams(), 1);
 }
 
+// The connection fails in the very read that made it ready: the RPC that
+// waited for it was handed to nghttp2 but its HEADERS never left strait, so
+// no backend can have seen it. It goes again, transparently, without a retry
+// policy and to the same (only) server, and gets that server's answer.
+TEST_F(UpstreamTest, AStreamWhoseHeadersNeverLeftIsRetriedTransparently) {
+  RawH2Server server(RawH2Server::Behavior::kGrpcStatus, /*grpc_status=*/5);
+  server.BreakNextConnections(1);
+  StartProxy(EchoConfig({server.address()}), /*workers=*/1);
+  Connect();
+  grpc::Status s = Unary();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+  EXPECT_EQ(server.connections_accepted(), 2);
+  EXPECT_EQ(server.streams(), 1);
+}
+
 TEST_F(UpstreamTest, BackendResetsMapToGrpcStatuses) {
   struct Case {
     uint32_t rst;
