@@ -1,0 +1,40 @@
+#ifndef STRAIT_BALANCE_CANDIDATES_H_
+#define STRAIT_BALANCE_CANDIDATES_H_
+
+#include <algorithm>
+#include <cstddef>
+
+#include "absl/status/status.h"
+#include "balance/picker.h"
+#include "balance/plan.h"
+
+namespace strait::balance {
+
+// Which servers one Pick may choose from, in two tiers: `Usable` (not
+// drained, and healthy or in panic mode) and `Preferred` (usable and not yet
+// tried by this RPC). Policies try Preferred first, then Usable. Lives on
+// the stack of one Pick; holds references to its arguments.
+class Candidates {
+ public:
+  // Counts the usable servers only when the plan has a panic threshold.
+  Candidates(const Plan& plan, const PickArgs& args);
+
+  bool Usable(size_t i) const { return plan_.weight(i) > 0 && (panic_ || args_.usable(i)); }
+  bool Avoided(size_t i) const {
+    return std::find(args_.avoid.begin(), args_.avoid.end(), i) != args_.avoid.end();
+  }
+  bool Preferred(size_t i) const { return Usable(i) && !Avoided(i); }
+  bool panic() const { return panic_; }
+
+  // UNAVAILABLE naming why no server is usable; scans the servers again.
+  Fail NoUsableServer() const;
+
+ private:
+  const Plan& plan_;
+  const PickArgs& args_;
+  bool panic_ = false;
+};
+
+}  // namespace strait::balance
+
+#endif  // STRAIT_BALANCE_CANDIDATES_H_

@@ -1,0 +1,282 @@
+#include "health/grpc_checker.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace strait::health {
+namespace {
+
+using grpc::health::v1::HealthCheckRequest;
+using grpc::health::v1::HealthCheckResponse;
+
+constexpr absl::Duration kWatchBackoffInitial = absl::Milliseconds(100);
+constexpr double kWatchBackoffMultiplier = 1.6;
+constexpr double kWatchBackoffJitter = 0.2;
+constexpr absl::Duration kWatchBackoffMax = absl::Seconds(30);
+constexpr absl::Duration kReconnectBackoffInitial = absl::Milliseconds(100);
+constexpr absl::Duration kReconnectBackoffMax = absl::Seconds(5);
+
+std::chrono::system_clock::time_point After(absl::Duration d) {
+  return std::chrono::system_clock::now() + absl::ToChronoNanoseconds(d);
+}
+
+std::string StatusText(const grpc::Status& status) {
+  std::string text = absl::StrCat("RPC error code ", static_cast<int>(status.error_code()));
+  if (!status.error_message().empty()) absl::StrAppend(&text, ": ", status.error_message());
+  return text;
+}
+
+int Millis(absl::Duration d) {
+  return static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(d), 1, 1 << 30));
+}
+
+}  // namespace
+
+std::shared_ptr<grpc::Channel> MakeHealthChannel(
+    const ProbeTarget& target, const CheckSettings& settings,
+    std::shared_ptr<grpc::ChannelCredentials> credentials) {
+  grpc::ChannelArguments args;
+  if (!target.authority.empty()) args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, target.authority);
+  // A checker's connection is its own: never shared with another checker
+  // (whose settings may differ), fresh when a checker restarts.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  // gRPC's name for the minimum connect timeout.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, Millis(settings.dial_timeout));
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, Millis(kReconnectBackoffInitial));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              Millis(std::clamp(settings.EffectiveUnhealthyInterval(), kReconnectBackoffInitial,
+                                kReconnectBackoffMax)));
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+  return grpc::CreateCustomChannel(target.address, std::move(credentials), args);
+}
+
+// One Check RPC; kept by its completion callback and, while in flight, by
+// the checker.
+struct GrpcChecker::CheckCall {
+  grpc::ClientContext context;
+  HealthCheckRequest request;
+  HealthCheckResponse response;
+};
+
+// One Watch stream: holds itself (self_) from Start() until OnDone, and is
+// held by the checker while open. Reports go to the checker as they arrive;
+// OnDone tells the checker (which forgets the stream under its lock), drops
+// its own hold, then ends the chain unless the checker re-armed it.
+class GrpcChecker::WatchStream final : public grpc::ClientReadReactor<HealthCheckResponse> {
+ public:
+  explicit WatchStream(GrpcChecker* checker) : checker_(checker) {
+    request_.set_service(checker->settings_.service);
+  }
+  void Start(std::shared_ptr<WatchStream> self) {
+    self_ = std::move(self);
+    checker_->stub_->async()->Watch(&context_, &request_, this);
+    StartRead(&response_);
+    StartCall();
+  }
+  // Any thread, any time (before Start, after OnDone: harmless).
+  void Cancel() { context_.TryCancel(); }
+
+  // grpc::ClientReadReactor
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // OnDone follows
+    checker_->OnWatchReport(response_.status());
+    StartRead(&response_);
+  }
+  void OnDone(const grpc::Status& status) override {
+    GrpcChecker* checker = checker_;
+    bool goes_on = checker->OnWatchDone(status);
+    self_.reset();  // may free this
+    if (!goes_on) checker->EndChain();
+  }
+
+ private:
+  GrpcChecker* const checker_;  // outlives the stream's callbacks: waits for its chain
+  std::shared_ptr<WatchStream> self_;
+  grpc::ClientContext context_;
+  HealthCheckRequest request_;
+  HealthCheckResponse response_;
+};
+
+GrpcChecker::GrpcChecker(const ProbeTarget& target, const CheckSettings& settings,
+                         std::shared_ptr<ServerHealth> health,
+                         std::shared_ptr<grpc::ChannelCredentials> credentials)
+    : settings_(settings),
+      health_(std::move(health)),
+      service_label_(absl::StrCat("\"", absl::CEscape(settings.service), "\"")),
+      channel_(MakeHealthChannel(target, settings, std::move(credentials))),
+      stub_(grpc::health::v1::Health::NewStub(channel_)),
+      streak_(settings),
+      watch_backoff_(kWatchBackoffInitial) {
+  bool watch = settings_.watch;
+  {
+    absl::MutexLock lock(&mu_);
+    chains_ = watch ? 2 : 1;
+    if (watch) watch_state_ = WatchState::kOpening;
+    ArmCheckLocked(watch ? settings_.interval : absl::ZeroDuration());
+  }
+  if (watch) StartWatch();
+}
+
+GrpcChecker::~GrpcChecker() {
+  std::shared_ptr<grpc::Alarm> check_alarm, watch_alarm;
+  std::shared_ptr<CheckCall> check_call;
+  std::shared_ptr<WatchStream> watch;
+  {
+    absl::MutexLock lock(&mu_);
+    // From here on no callback arms an alarm or starts an RPC.
+    stopped_ = true;
+    check_alarm = check_alarm_;
+    watch_alarm = watch_alarm_;
+    check_call = check_call_;
+    watch = watch_;
+  }
+  if (check_alarm != nullptr) check_alarm->Cancel();
+  if (watch_alarm != nullptr) watch_alarm->Cancel();
+  if (check_call != nullptr) check_call->context.TryCancel();
+  if (watch != nullptr) watch->Cancel();
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](int* chains) { return *chains == 0; }, &chains_));
+}
+
+void GrpcChecker::EndChain() {
+  absl::MutexLock lock(&mu_);
+  --chains_;
+}
+
+bool GrpcChecker::UpLocked() const {
+  bool watch_ok = true;
+  switch (watch_state_) {
+    case WatchState::kOff:
+    case WatchState::kServing:
+      break;
+    case WatchState::kOpening:
+      watch_ok = settings_.initially_healthy;
+      break;
+    case WatchState::kNotServing:
+    case WatchState::kBroken:
+      watch_ok = false;
+      break;
+  }
+  return streak_.up() && watch_ok;
+}
+
+void GrpcChecker::PublishLocked(std::string reason) {
+  health_->SetActive(UpLocked(), std::move(reason));
+}
+
+// --- Check
+
+void GrpcChecker::ArmCheckLocked(absl::Duration after) {
+  // An alarm calls back on gRPC's executor threads, never inside Set(), so
+  // arming under mu_ is safe (an RPC start is not: it may complete inline).
+  check_alarm_ = std::make_shared<grpc::Alarm>();
+  check_alarm_->Set(After(after), [this](bool ok) { OnCheckAlarm(ok); });
+}
+
+void GrpcChecker::OnCheckAlarm(bool ok) {
+  auto call = std::make_shared<CheckCall>();
+  {
+    absl::MutexLock lock(&mu_);
+    if (!ok || stopped_) {
+      --chains_;
+      return;
+    }
+    call->request.set_service(settings_.service);
+    call->context.set_deadline(After(settings_.timeout));
+    check_call_ = call;
+  }
+  // Outside mu_: the callback may run inside this call. A TryCancel from the
+  // destructor before the RPC starts still cancels it.
+  stub_->async()->Check(&call->context, &call->request, &call->response,
+                        [this, call](grpc::Status status) { OnCheckDone(*call, status); });
+}
+
+void GrpcChecker::OnCheckDone(const CheckCall& call, const grpc::Status& status) {
+  const bool serving = status.ok() && call.response.status() == HealthCheckResponse::SERVING;
+  std::string reason =
+      status.ok() ? absl::StrCat("Check(", service_label_, ") answered ",
+                                 HealthCheckResponse::ServingStatus_Name(call.response.status()))
+                  : absl::StrCat("Check(", service_label_, ") failed: ", StatusText(status));
+  absl::MutexLock lock(&mu_);
+  check_call_.reset();
+  if (stopped_) {
+    --chains_;
+    return;
+  }
+  streak_.Record(serving);
+  PublishLocked(std::move(reason));
+  ArmCheckLocked(UpLocked() ? settings_.interval : settings_.EffectiveUnhealthyInterval());
+}
+
+// --- Watch
+
+void GrpcChecker::StartWatch() {
+  auto stream = std::make_shared<WatchStream>(this);
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) {
+      --chains_;
+      return;
+    }
+    watch_ = stream;
+  }
+  // Outside mu_, as for Check. Cancel() before Start() still cancels.
+  stream->Start(stream);
+}
+
+void GrpcChecker::ArmWatchLocked(absl::Duration after) {
+  watch_alarm_ = std::make_shared<grpc::Alarm>();
+  watch_alarm_->Set(After(after), [this](bool ok) { OnWatchAlarm(ok); });
+}
+
+void GrpcChecker::OnWatchAlarm(bool ok) {
+  if (!ok) {
+    EndChain();
+    return;
+  }
+  StartWatch();
+}
+
+void GrpcChecker::OnWatchReport(HealthCheckResponse::ServingStatus status) {
+  absl::MutexLock lock(&mu_);
+  if (stopped_) return;
+  watch_backoff_ = kWatchBackoffInitial;
+  const bool serving = status == HealthCheckResponse::SERVING;
+  watch_state_ = serving ? WatchState::kServing : WatchState::kNotServing;
+  // Authoritative: the Check streak starts over from the report.
+  streak_.Reset(serving);
+  PublishLocked(absl::StrCat("Watch(", service_label_, ") reported ",
+                             HealthCheckResponse::ServingStatus_Name(status)));
+}
+
+bool GrpcChecker::OnWatchDone(const grpc::Status& status) {
+  absl::MutexLock lock(&mu_);
+  watch_.reset();
+  if (stopped_) return false;
+  if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+    // No Watch on this server: Check alone decides from now on.
+    STRAIT_LOG(kInfo, "health: ", health_->label(),
+               ": Watch is unimplemented, Check alone decides");
+    watch_state_ = WatchState::kOff;
+    PublishLocked(
+        absl::StrCat("Watch(", service_label_, ") is unimplemented; Check alone decides"));
+    return false;
+  }
+  watch_state_ = WatchState::kBroken;
+  PublishLocked(absl::StrCat("Watch(", service_label_, ") stream ended: ", StatusText(status)));
+  const absl::Duration cap =
+      std::max(kWatchBackoffInitial, std::min(kWatchBackoffMax, settings_.interval));
+  const absl::Duration delay =
+      watch_backoff_ * absl::Uniform(rng_, 1.0 - kWatchBackoffJitter, 1.0 + kWatchBackoffJitter);
+  watch_backoff_ = std::min(cap, watch_backoff_ * kWatchBackoffMultiplier);
+  ArmWatchLocked(delay);
+  return true;
+}
+
+}  // namespace strait::health

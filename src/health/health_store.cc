@@ -1,0 +1,91 @@
+#include "health/health_store.h"
+
+#include <grpcpp/security/credentials.h>
+
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "health/grpc_checker.h"
+#include "health/http_checker.h"
+
+namespace strait::health {
+
+std::string Target::Identity() const {
+  return absl::StrCat("url=\"", absl::CEscape(url), "\" address=\"", absl::CEscape(address),
+                      "\" authority=\"", absl::CEscape(authority),
+                      "\" check=", check.has_value() ? check->Key() : "none");
+}
+
+ProbeTarget ProbeTargetOf(const Target& target, const CheckSettings& settings) {
+  ProbeTarget probe{target.address, target.authority};
+  if (settings.port != 0) {
+    // "host:port" or "[v6]:port": the port is after the last colon.
+    size_t colon = probe.address.rfind(':');
+    probe.address = absl::StrCat(probe.address.substr(0, colon), ":", settings.port);
+  }
+  if (!settings.hostname.empty()) probe.authority = settings.hostname;
+  if (probe.authority.empty()) probe.authority = probe.address;
+  return probe;
+}
+
+std::unique_ptr<Checker> MakeChecker(const ProbeTarget& target, const CheckSettings& settings,
+                                     std::shared_ptr<ServerHealth> health) {
+  switch (settings.mode) {
+    case CheckMode::kGrpc:
+      // TLS seam: https servers will pass their transport's credentials here.
+      return std::make_unique<GrpcChecker>(target, settings, std::move(health),
+                                           grpc::InsecureChannelCredentials());
+    case CheckMode::kHttp:
+      return std::make_unique<HttpChecker>(target, settings, std::move(health));
+  }
+  return nullptr;
+}
+
+HealthStore::~HealthStore() {
+  for (auto& [identity, entry] : entries_) entry.checker.reset();
+}
+
+std::vector<std::shared_ptr<ServerHealth>> HealthStore::Update(const std::vector<Target>& targets) {
+  absl::flat_hash_map<std::string, Entry> next;
+  std::vector<std::shared_ptr<ServerHealth>> out;
+  out.reserve(targets.size());
+  for (const Target& target : targets) {
+    std::string identity = target.Identity();
+    if (auto it = next.find(identity); it != next.end()) {
+      out.push_back(it->second.health);
+      continue;
+    }
+    Entry entry;
+    if (auto old = entries_.find(identity); old != entries_.end()) {
+      entry = std::move(old->second);
+      entries_.erase(old);
+    } else {
+      std::string label = absl::StrCat("server ", target.url);
+      if (target.check.has_value() && target.check->mode == CheckMode::kGrpc) {
+        absl::StrAppend(&label, " service \"", absl::CEscape(target.check->service), "\"");
+      } else if (target.check.has_value()) {
+        absl::StrAppend(&label, " path ", target.check->path);
+      }
+      entry.health = std::make_shared<ServerHealth>(
+          std::move(label), !target.check.has_value() || target.check->initially_healthy);
+      if (target.check.has_value()) {
+        entry.checker =
+            MakeChecker(ProbeTargetOf(target, *target.check), *target.check, entry.health);
+      }
+    }
+    out.push_back(entry.health);
+    next.emplace(std::move(identity), std::move(entry));
+  }
+  // What is left was not listed: stop its checkers now.
+  entries_.swap(next);
+  for (auto& [identity, entry] : next) entry.checker.reset();
+  return out;
+}
+
+std::shared_ptr<ServerHealth> HealthStore::Find(const Target& target) const {
+  auto it = entries_.find(target.Identity());
+  return it == entries_.end() ? nullptr : it->second.health;
+}
+
+}  // namespace strait::health

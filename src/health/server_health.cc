@@ -1,0 +1,58 @@
+#include "health/server_health.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "common/log.h"
+
+namespace strait::health {
+
+ServerHealth::ServerHealth(std::string label, bool initially_up)
+    : label_(std::move(label)), active_up_(initially_up) {}
+
+bool ServerHealth::SetActive(bool up, std::string reason) {
+  // One checker writes this; the exchange still makes "flipped" exact.
+  if (active_up_.exchange(up, std::memory_order_acq_rel) == up) return false;
+  flips_.fetch_add(1, std::memory_order_relaxed);
+  if (up) {
+    STRAIT_LOG(kInfo, "health: ", label_, " is up: ", reason);
+  } else {
+    STRAIT_LOG(kWarn, "health: ", label_, " is down: ", reason);
+  }
+  absl::MutexLock lock(&mu_);
+  reason_ = std::move(reason);
+  return true;
+}
+
+bool ServerHealth::Eject(absl::Time now, absl::Duration base, absl::Duration max,
+                         std::string reason) {
+  const int64_t now_ns = ToNanos(now);
+  int64_t until = ejected_until_ns_.load(std::memory_order_acquire);
+  for (;;) {
+    if (until > now_ns) return false;  // already ejected
+    const int n = ejections_.load(std::memory_order_relaxed) + 1;
+    const absl::Duration length = std::min(base * n, max);
+    // Workers may eject at once: the one whose exchange lands counts.
+    if (ejected_until_ns_.compare_exchange_weak(until, now_ns + absl::ToInt64Nanoseconds(length),
+                                                std::memory_order_acq_rel)) {
+      ejections_.fetch_add(1, std::memory_order_relaxed);
+      STRAIT_LOG(kWarn, "health: ", label_, " ejected for ", absl::FormatDuration(length),
+                 " (ejection ", n, "): ", reason);
+      absl::MutexLock lock(&mu_);
+      reason_ = std::move(reason);
+      return true;
+    }
+  }
+}
+
+absl::Time ServerHealth::ejected_until() const {
+  int64_t until = ejected_until_ns_.load(std::memory_order_acquire);
+  return until == 0 ? absl::InfinitePast() : absl::FromUnixNanos(until);
+}
+
+std::string ServerHealth::reason() const {
+  absl::MutexLock lock(&mu_);
+  return reason_;
+}
+
+}  // namespace strait::health
