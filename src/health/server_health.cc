@@ -11,16 +11,20 @@ ServerHealth::ServerHealth(std::string label, bool initially_up)
     : label_(std::move(label)), active_up_(initially_up) {}
 
 bool ServerHealth::SetActive(bool up, std::string reason) {
-  // One checker writes this; the exchange still makes "flipped" exact.
-  if (active_up_.exchange(up, std::memory_order_acq_rel) == up) return false;
-  flips_.fetch_add(1, std::memory_order_relaxed);
+  // One checker writes this. The reason is in place before the flip can be
+  // seen, so whoever sees the server down reads why.
+  if (active_up_.load(std::memory_order_acquire) == up) return false;
   if (up) {
     STRAIT_LOG(kInfo, "health: ", label_, " is up: ", reason);
   } else {
     STRAIT_LOG(kWarn, "health: ", label_, " is down: ", reason);
   }
-  absl::MutexLock lock(&mu_);
-  reason_ = std::move(reason);
+  {
+    absl::MutexLock lock(&mu_);
+    reason_ = std::move(reason);
+  }
+  flips_.fetch_add(1, std::memory_order_relaxed);
+  active_up_.store(up, std::memory_order_release);
   return true;
 }
 
