@@ -1,6 +1,7 @@
 #include "config/snapshot.h"
 
 #include <algorithm>
+#include <atomic>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -69,10 +70,54 @@ RetryPolicy CompileRetry(const v1::RetryPolicy& r) {
   return policy;
 }
 
+balance::Strategy StrategyOf(const std::string& name) {
+  if (name == "wrr") return balance::Strategy::kWrr;
+  if (name == "hash") return balance::Strategy::kHash;
+  return balance::Strategy::kP2C;
+}
+
+// `hc` has passed ValidateConfig.
+health::CheckSettings CompileHealthCheck(const v1::HealthCheck& hc,
+                                         const upstream::TransportSettings& transport) {
+  health::CheckSettings s;
+  s.mode = hc.mode() == "http" ? health::CheckMode::kHttp : health::CheckMode::kGrpc;
+  s.service = hc.service();
+  if (!hc.path().empty()) s.path = hc.path();
+  s.port = static_cast<int>(hc.port());
+  s.hostname = hc.hostname();
+  s.interval = DurationOr(hc.has_interval(), hc.interval(), s.interval);
+  s.timeout = DurationOr(hc.has_timeout(), hc.timeout(), s.timeout);
+  s.unhealthy_interval =
+      DurationOr(hc.has_unhealthy_interval(), hc.unhealthy_interval(), s.unhealthy_interval);
+  s.watch = hc.watch();
+  s.healthy_threshold = std::max<int>(1, hc.healthy_threshold());
+  s.unhealthy_threshold = std::max<int>(1, hc.unhealthy_threshold());
+  s.initially_healthy = !hc.has_initially_healthy() || hc.initially_healthy();
+  s.dial_timeout = transport.dial_timeout;
+  return s;
+}
+
+PassiveHealth CompilePassive(const v1::PassiveHealthCheck& ph) {
+  PassiveHealth p;
+  p.enabled = !ph.has_enabled() || ph.enabled();
+  if (ph.consecutive_failures() != 0) p.consecutive_failures = ph.consecutive_failures();
+  p.base_ejection_time =
+      DurationOr(ph.has_base_ejection_time(), ph.base_ejection_time(), p.base_ejection_time);
+  p.max_ejection_time =
+      DurationOr(ph.has_max_ejection_time(), ph.max_ejection_time(), p.max_ejection_time);
+  if (ph.has_max_ejection_percent()) p.max_ejection_percent = ph.max_ejection_percent();
+  return p;
+}
+
+uint64_t NextServiceId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
-    const v1::Config& config) {
+    const v1::Config& config, health::HealthStore* health_store) {
   if (absl::Status status = ValidateConfig(config); !status.ok()) return status;
   std::shared_ptr<Snapshot> snapshot(new Snapshot());
   snapshot->config_ = config;
@@ -104,10 +149,15 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
     snapshot->entry_points_.emplace(name, std::move(entry));
   }
 
+  // Every server of every service, for the health store; and where each
+  // one's ServerHealth goes.
+  std::vector<health::Target> targets;
+  std::vector<std::shared_ptr<health::ServerHealth>*> target_slots;
   for (const auto& [name, service] : config.services()) {
     const v1::LoadBalancer& lb = service.load_balancer();
     ServiceEntry entry;
     entry.name = name;
+    entry.id = NextServiceId();
     entry.pass_host_header = !lb.has_pass_host_header() || lb.pass_host_header();
     v1::ServersTransport transport;
     if (!lb.servers_transport().empty()) {
@@ -134,8 +184,48 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
     for (const upstream::Backend& backend : entry.backends) {
       entry.pool_keys.push_back(upstream::PoolKey(entry.transport, backend));
     }
-    snapshot->services_.emplace(name, std::move(entry));
+    std::vector<balance::ServerSpec> specs;
+    for (int i = 0; i < lb.servers_size(); ++i) {
+      specs.push_back({.id = lb.servers(i).url(),
+                       .weight = lb.servers(i).has_weight() ? lb.servers(i).weight() : 1});
+    }
+    absl::StatusOr<balance::Plan> plan =
+        balance::Plan::Build(StrategyOf(lb.strategy()), std::move(specs),
+                             lb.hash_on().header(), lb.panic_threshold());
+    if (!plan.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("services.", name, ".loadBalancer: ", plan.status().message()));
+    }
+    entry.plan = std::move(*plan);
+    entry.passive = CompilePassive(lb.passive_health_check());
+    entry.active_checks = lb.has_health_check();
+    std::optional<health::CheckSettings> check;
+    if (lb.has_health_check()) check = CompileHealthCheck(lb.health_check(), entry.transport);
+    entry.health.resize(entry.backends.size());
+    auto [it, inserted] = snapshot->services_.emplace(name, std::move(entry));
+    ServiceEntry& placed = it->second;
+    for (size_t i = 0; i < placed.backends.size(); ++i) {
+      absl::StatusOr<net::ServerUrl> parsed = net::ParseServerUrl(placed.backends[i].url);
+      targets.push_back(health::Target{
+          .url = placed.backends[i].url,
+          .address = net::FormatHostPort(parsed->host_port),
+          .authority = placed.backends[i].authority,
+          .check = check,
+      });
+      target_slots.push_back(&placed.health[i]);
+    }
   }
+  // Last, once nothing can fail: the store starts, keeps and stops checkers.
+  std::vector<std::shared_ptr<health::ServerHealth>> healths;
+  if (health_store != nullptr) {
+    healths = health_store->Update(targets);
+  } else {
+    for (const health::Target& t : targets) {
+      healths.push_back(std::make_shared<health::ServerHealth>(
+          absl::StrCat("server ", t.url), !t.check || t.check->initially_healthy));
+    }
+  }
+  for (size_t i = 0; i < targets.size(); ++i) *target_slots[i] = std::move(healths[i]);
   for (const auto& [name, router] : config.routers()) {
     if (router.has_timeout()) snapshot->router_timeouts_[name] = ToDuration(router.timeout());
   }

@@ -1,7 +1,9 @@
 #ifndef STRAIT_CONFIG_SNAPSHOT_H_
 #define STRAIT_CONFIG_SNAPSHOT_H_
 
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include "absl/strings/string_view.h"
@@ -9,7 +11,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "balance/plan.h"
 #include "h2/grpc.h"
+#include "health/health_store.h"
+#include "health/server_health.h"
 #include "h2/settings.h"
 #include "net/address.h"
 #include "router/route_table.h"
@@ -44,11 +49,35 @@ struct RetryPolicy {
   }
 };
 
+// A compiled passiveHealthCheck: outlier ejection.
+struct PassiveHealth {
+  bool enabled = true;
+  uint32_t consecutive_failures = 5;
+  absl::Duration base_ejection_time = absl::Seconds(30);
+  absl::Duration max_ejection_time = absl::Seconds(300);
+  uint32_t max_ejection_percent = 50;  // at least one server may always go
+
+  // How many of `servers` servers may be ejected at once.
+  size_t MaxEjected(size_t servers) const {
+    return std::max<size_t>(1, servers * max_ejection_percent / 100);
+  }
+};
+
 // A compiled service.
 struct ServiceEntry {
   std::string name;
   std::vector<upstream::Backend> backends;  // never empty
   std::vector<std::string> pool_keys;       // upstream::PoolKey of each backend
+  // Each backend's health (same index), shared with the HealthStore and the
+  // snapshots before and after this one: a reload keeps it.
+  std::vector<std::shared_ptr<health::ServerHealth>> health;
+  // The immutable half of the picker, over `backends` (same index).
+  std::optional<balance::Plan> plan;
+  // Unique per compiled service, in every snapshot: what per-worker picker
+  // state is keyed by (never an address, which a later snapshot may reuse).
+  uint64_t id = 0;
+  bool active_checks = false;  // a healthCheck is configured
+  PassiveHealth passive;
   upstream::TransportSettings transport;
   bool pass_host_header = true;
   RetryPolicy retry;
@@ -60,9 +89,12 @@ struct ServiceEntry {
 class Snapshot {
  public:
   // Validates `config` and compiles it (resolving server addresses, which
-  // may block on DNS: control thread only).
+  // may block on DNS: control thread only). With a `health_store`, the
+  // store is updated to watch exactly this snapshot's servers (starting,
+  // keeping and stopping checkers) once the rest compiled; without one
+  // (`--check`, tests) every server gets a fresh, healthy state of its own.
   static absl::StatusOr<std::shared_ptr<const Snapshot>> Compile(
-      const v1::Config& config);
+      const v1::Config& config, health::HealthStore* health_store = nullptr);
 
   const v1::Config& config() const { return config_; }
   const EntryPointEntry* entry_point(absl::string_view name) const;
@@ -71,6 +103,9 @@ class Snapshot {
   absl::Duration router_timeout(absl::string_view router) const;
   const std::map<std::string, EntryPointEntry, std::less<>>& entry_points() const {
     return entry_points_;
+  }
+  const std::map<std::string, ServiceEntry, std::less<>>& services() const {
+    return services_;
   }
 
  private:

@@ -81,6 +81,88 @@ bool IsGrpcStatusName(absl::string_view name) {
   return false;
 }
 
+constexpr uint32_t kMaxWeight = 1000000;
+
+void CheckBalancing(Problems& p, const std::string& path, const v1::LoadBalancer& lb) {
+  const std::string& strategy = lb.strategy();
+  if (!strategy.empty() && strategy != "p2c" && strategy != "wrr" && strategy != "hash") {
+    p.Add(path + ".strategy",
+          absl::StrCat("unknown strategy \"", strategy, "\" (p2c, wrr or hash)"));
+  }
+  const std::string& header = lb.hash_on().header();
+  if (strategy == "hash" && header.empty()) {
+    p.Add(path + ".hashOn.header", "strategy hash needs a header to hash on");
+  }
+  if (strategy != "hash" && lb.has_hash_on()) {
+    p.Add(path + ".hashOn", "is used only with strategy hash");
+  }
+  for (char c : header) {
+    if (!(absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.')) {
+      p.Add(path + ".hashOn.header",
+            absl::StrCat("\"", header, "\" is not a header name (letters, digits, - _ .)"));
+      break;
+    }
+  }
+  if (lb.panic_threshold() > 100) {
+    p.Add(path + ".panicThreshold",
+          absl::StrCat("is a percent: at most 100, got ", lb.panic_threshold()));
+  }
+}
+
+void CheckPositive(Problems& p, const std::string& path, bool has,
+                   const google::protobuf::Duration& d) {
+  CheckDuration(p, path, d);
+  if (has && d.seconds() == 0 && d.nanos() == 0) p.Add(path, "must be positive");
+}
+
+void CheckHealth(Problems& p, const std::string& path, const v1::LoadBalancer& lb) {
+  if (lb.has_health_check()) {
+    const v1::HealthCheck& hc = lb.health_check();
+    std::string at = path + ".healthCheck";
+    if (!hc.mode().empty() && hc.mode() != "grpc" && hc.mode() != "http") {
+      p.Add(at + ".mode", absl::StrCat("unknown mode \"", hc.mode(), "\" (grpc or http)"));
+    }
+    if (hc.mode() == "http") {
+      if (hc.path().empty() || hc.path()[0] != '/') {
+        p.Add(at + ".path", "mode http needs a path starting with /");
+      }
+      if (hc.watch()) p.Add(at + ".watch", "is for mode grpc only");
+      if (!hc.service().empty()) p.Add(at + ".service", "is for mode grpc only");
+    } else if (!hc.path().empty()) {
+      p.Add(at + ".path", "is for mode http only");
+    }
+    if (hc.port() > 65535) {
+      p.Add(at + ".port", absl::StrCat("must be at most 65535, got ", hc.port()));
+    }
+    CheckPositive(p, at + ".interval", hc.has_interval(), hc.interval());
+    CheckPositive(p, at + ".timeout", hc.has_timeout(), hc.timeout());
+    CheckPositive(p, at + ".unhealthyInterval", hc.has_unhealthy_interval(),
+                  hc.unhealthy_interval());
+    if (hc.healthy_threshold() > 100) {
+      p.Add(at + ".healthyThreshold",
+            absl::StrCat("must be at most 100, got ", hc.healthy_threshold()));
+    }
+    if (hc.unhealthy_threshold() > 100) {
+      p.Add(at + ".unhealthyThreshold",
+            absl::StrCat("must be at most 100, got ", hc.unhealthy_threshold()));
+    }
+  }
+  const v1::PassiveHealthCheck& ph = lb.passive_health_check();
+  std::string at = path + ".passiveHealthCheck";
+  if (ph.consecutive_failures() > 1000) {
+    p.Add(at + ".consecutiveFailures",
+          absl::StrCat("must be at most 1000, got ", ph.consecutive_failures()));
+  }
+  CheckPositive(p, at + ".baseEjectionTime", ph.has_base_ejection_time(),
+                ph.base_ejection_time());
+  CheckPositive(p, at + ".maxEjectionTime", ph.has_max_ejection_time(),
+                ph.max_ejection_time());
+  if (ph.has_max_ejection_percent() && ph.max_ejection_percent() > 100) {
+    p.Add(at + ".maxEjectionPercent",
+          absl::StrCat("is a percent: at most 100, got ", ph.max_ejection_percent()));
+  }
+}
+
 }  // namespace
 
 absl::Status ValidateConfig(const v1::Config& config) {
@@ -147,7 +229,13 @@ absl::Status ValidateConfig(const v1::Config& config) {
       if (!url.ok()) {
         p.Add(absl::StrCat(path, ".servers[", i, "].url"), url.status().message());
       }
+      if (lb.servers(i).weight() > kMaxWeight) {
+        p.Add(absl::StrCat(path, ".servers[", i, "].weight"),
+              absl::StrCat("must be at most ", kMaxWeight, ", got ", lb.servers(i).weight()));
+      }
     }
+    CheckBalancing(p, path, lb);
+    CheckHealth(p, path, lb);
     if (!lb.servers_transport().empty() &&
         !config.servers_transports().contains(lb.servers_transport())) {
       p.Add(path + ".serversTransport",

@@ -1,17 +1,30 @@
 #ifndef STRAIT_PROXY_PROXY_CONTEXT_H_
 #define STRAIT_PROXY_PROXY_CONTEXT_H_
 
+#include <cstdint>
 #include <memory>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "balance/round_robin.h"
+#include "absl/container/node_hash_map.h"
+#include "balance/picker.h"
 #include "config/snapshot.h"
 #include "event/dispatcher.h"
 #include "proxy/proxy_counters.h"
 #include "upstream/conn_pool.h"
 
 namespace strait::proxy {
+
+// What this worker knows of one server (by URL), across snapshots: its
+// streams in flight here (p2c's load signal) and its failures in a row here
+// (passive ejection counts per worker; the ejection itself is published to
+// every worker through the server's health::ServerHealth).
+struct ServerLoad {
+  uint32_t in_flight = 0;
+  uint32_t consecutive_failures = 0;
+};
 
 // What one worker's proxy objects share: the loop, the running snapshot, the
 // worker's upstream pools and its balancer state. Owned by the Worker and
@@ -28,32 +41,30 @@ class ProxyContext {
 
   // New streams use `snapshot` from now on; streams already running keep
   // theirs.
-  void SetSnapshot(std::shared_ptr<const config::Snapshot> snapshot) {
-    snapshot_ = std::move(snapshot);
-    pickers_.clear();
-    pools_.EvictIdle();
-  }
+  void SetSnapshot(std::shared_ptr<const config::Snapshot> snapshot);
 
-  // The backend for the next RPC of `service` (which belongs to the current
-  // snapshot or one a stream still holds).
-  const upstream::Backend& Pick(const config::ServiceEntry& service) {
-    auto [it, inserted] = pickers_.try_emplace(
-        &service, service.backends.size(), seed_ % service.backends.size());
-    // An entry of a freed snapshot may share this address: start afresh.
-    if (!inserted && it->second.size() != service.backends.size()) {
-      it->second = balance::RoundRobin(service.backends.size(), 0);
-    }
-    return service.backends[it->second.Pick()];
-  }
+  // The mutable half of one service's picker on this worker, with the load
+  // of each of its servers (same index as the service's backends).
+  struct ServiceState {
+    ServiceState(const balance::Plan& plan, uint64_t seed) : picker(plan, seed) {}
+    balance::PickerState picker;
+    std::vector<ServerLoad*> loads;
+  };
+  // Keyed by the service's compile id, so an entry of a freed snapshot is
+  // never mistaken for a new one.
+  ServiceState& StateOf(const config::ServiceEntry& service);
 
  private:
   event::Dispatcher& dispatcher_;
   upstream::PoolSet pools_;
   ProxyCounters counters_;
   std::shared_ptr<const config::Snapshot> snapshot_;
-  // Keyed by the service entry of whichever snapshot the stream holds.
-  absl::flat_hash_map<const config::ServiceEntry*, balance::RoundRobin> pickers_;
-  unsigned seed_;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<ServiceState>> services_;
+  // By server URL; node-based: streams hold pointers into it. An entry goes
+  // only when nothing is in flight on it and the running snapshot does not
+  // list its server.
+  absl::node_hash_map<std::string, ServerLoad> loads_;
+  uint64_t seed_;
 };
 
 }  // namespace strait::proxy

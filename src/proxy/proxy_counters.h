@@ -22,6 +22,8 @@ struct ProxyCounters {
   uint64_t replay_bytes = 0;
   // Gauge: backend connection pools (one per server and transport) alive.
   uint64_t pools = 0;
+  // Servers this worker ejected after failures in a row (passive health).
+  uint64_t ejections = 0;
 
   void Add(const ProxyCounters& other) {
     connections_accepted += other.connections_accepted;
@@ -29,6 +31,7 @@ struct ProxyCounters {
     stalled_streams_reset += other.stalled_streams_reset;
     replay_bytes += other.replay_bytes;
     pools += other.pools;
+    ejections += other.ejections;
   }
 };
 

@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "h2/headers.h"
 #include "proxy/downstream_connection.h"
@@ -37,22 +38,26 @@ ProxyStream::ProxyStream(DownstreamConnection& downstream, int32_t stream_id,
                       }),
       response_header_timer_(downstream.context().dispatcher(),
                              [this] {
-                               FailAttempt(
-                                   Failure::kRetryable, h2::GrpcStatus::kUnavailable,
-                                   absl::StrCat(ServiceLabel(), ": no response headers from ",
-                                                backend_->url, " within ",
-                                                absl::FormatDuration(
-                                                    service_->transport.response_header_timeout)));
+                               std::string message = absl::StrCat(
+                                   ServiceLabel(), ": no response headers from ", backend_->url,
+                                   " within ",
+                                   absl::FormatDuration(
+                                       service_->transport.response_header_timeout));
+                               NoteServerFailure(message);
+                               FailAttempt(Failure::kRetryable, h2::GrpcStatus::kUnavailable,
+                                           message);
                              }),
       per_try_timer_(downstream.context().dispatcher(),
                      [this] {
                        // A slow attempt is retried whatever retryOn says; that is
                        // what perTryTimeout is for.
+                       std::string message =
+                           absl::StrCat(ServiceLabel(), ": attempt on ", backend_->url,
+                                        " exceeded perTryTimeout ",
+                                        absl::FormatDuration(service_->retry.per_try_timeout));
+                       NoteServerFailure(message);
                        FailAttempt(Failure::kPerTryTimeout, h2::GrpcStatus::kDeadlineExceeded,
-                                   absl::StrCat(ServiceLabel(), ": attempt on ", backend_->url,
-                                                " exceeded perTryTimeout ",
-                                                absl::FormatDuration(
-                                                    service_->retry.per_try_timeout)));
+                                   message);
                      }),
       retry_backoff_timer_(downstream.context().dispatcher(), [this] { StartAttempt(); }),
       stall_timer_(downstream.context().dispatcher(), [this] { OnStallTimer(); }) {
@@ -132,15 +137,33 @@ void ProxyStream::StartAttempt() {
   ++attempts_;
   attempt_sent_ = false;
   ProxyContext& context = downstream_.context();
-  // Prefer a server this RPC has not tried yet.
-  backend_ = &context.Pick(*service_);
-  for (size_t i = 1; i < service_->backends.size() &&
-                     std::find(tried_.begin(), tried_.end(), backend_) != tried_.end();
-       ++i) {
-    backend_ = &context.Pick(*service_);
+  ProxyContext::ServiceState& state = context.StateOf(*service_);
+  const balance::Plan& plan = *service_->plan;
+  std::optional<absl::string_view> hash_value;
+  if (plan.strategy() == balance::Strategy::kHash) {
+    if (const std::string* v = FindHeader(request_headers_, plan.hash_header())) hash_value = *v;
   }
-  tried_.push_back(backend_);
-  const std::string& key = service_->pool_keys[backend_ - service_->backends.data()];
+  absl::Time now = context.dispatcher().Now();
+  balance::PickResult picked = balance::Pick(
+      plan, state.picker,
+      balance::PickArgs{
+          .hash_value = hash_value,
+          .avoid = tried_,
+          .usable = [&](size_t i) { return service_->health[i]->Usable(now); },
+          .in_flight = [&](size_t i) { return state.loads[i]->in_flight; },
+      });
+  const auto* complete = std::get_if<balance::Complete>(&picked);
+  if (complete == nullptr) {
+    FinishWithStatus(h2::GrpcStatus::kUnavailable,
+                     absl::StrCat(ServiceLabel(), ": no healthy server: ", NoServerReason()));
+    return;
+  }
+  backend_index_ = complete->server;
+  backend_ = &service_->backends[backend_index_];
+  tried_.push_back(backend_index_);
+  load_ = state.loads[backend_index_];
+  ++load_->in_flight;
+  const std::string& key = service_->pool_keys[backend_index_];
   upstream::ConnPool& pool = context.pools().Get(key, service_->transport, *backend_);
   waiting_in_ = &pool;
   // May call OnUpstreamOpened or OnUpstreamFailure before it returns.
@@ -149,6 +172,56 @@ void ProxyStream::StartAttempt() {
     waiting_in_ = nullptr;
     FailAttempt(Failure::kFinal, h2::GrpcStatus::kResourceExhausted,
                 absl::StrCat(ServiceLabel(), ": ", status.message()));
+  }
+}
+
+std::string ProxyStream::NoServerReason() const {
+  absl::Time now = downstream_.context().dispatcher().Now();
+  size_t down = 0, ejected = 0, drained = 0;
+  for (size_t i = 0; i < service_->backends.size(); ++i) {
+    const health::ServerHealth& h = *service_->health[i];
+    if (service_->plan->weight(i) == 0) {
+      ++drained;
+    } else if (!h.active_up()) {
+      ++down;
+    } else if (h.ejected(now)) {
+      ++ejected;
+    }
+  }
+  std::vector<std::string> parts;
+  if (down > 0) parts.push_back(absl::StrCat(down, " down by health check"));
+  if (ejected > 0) parts.push_back(absl::StrCat(ejected, " ejected after failures"));
+  if (drained > 0) parts.push_back(absl::StrCat(drained, " drained (weight 0)"));
+  if (parts.empty()) return "none usable";
+  return absl::StrJoin(parts, ", ");
+}
+
+void ProxyStream::ReleaseLoad() {
+  if (load_ == nullptr) return;
+  --load_->in_flight;
+  load_ = nullptr;
+}
+
+void ProxyStream::NoteServerSuccess() {
+  if (load_ != nullptr) load_->consecutive_failures = 0;
+}
+
+void ProxyStream::NoteServerFailure(absl::string_view reason) {
+  const config::PassiveHealth& passive = service_->passive;
+  if (load_ == nullptr || !passive.enabled) return;
+  if (++load_->consecutive_failures < passive.consecutive_failures) return;
+  load_->consecutive_failures = 0;
+  absl::Time now = downstream_.context().dispatcher().Now();
+  size_t ejected = 0;
+  for (const auto& h : service_->health) ejected += h->ejected(now) ? 1 : 0;
+  if (ejected >= passive.MaxEjected(service_->backends.size())) return;
+  health::ServerHealth& h = *service_->health[backend_index_];
+  if (h.Eject(now, passive.base_ejection_time, passive.max_ejection_time,
+              absl::StrCat(passive.consecutive_failures, " failures in a row: ", reason))) {
+    ++downstream_.context().counters().ejections;
+    STRAIT_LOG(kWarn, ServiceLabel(), ": ejected ", backend_->url, " until ",
+               absl::FormatDuration(h.ejected_until() - now), " from now after ",
+               passive.consecutive_failures, " failures in a row: ", reason);
   }
 }
 
@@ -369,16 +442,26 @@ void ProxyStream::OnResponseHeadersDone(upstream::HeaderBlock block, bool end_st
     int code = 0;
     (void)absl::SimpleAtoi(*http_status, &code);
     h2::GrpcStatus status = h2::StatusForHttpStatus(code);
-    FailAttempt(Failure::kRetryable, status,
-                absl::StrCat(ServiceLabel(), ": backend ", backend_->url, " answered HTTP ",
-                             *http_status, " without a gRPC status"));
+    std::string message = absl::StrCat(ServiceLabel(), ": backend ", backend_->url,
+                                       " answered HTTP ", *http_status, " without a gRPC status");
+    if (status == h2::GrpcStatus::kUnavailable) {
+      NoteServerFailure(message);
+    } else {
+      NoteServerSuccess();
+    }
+    FailAttempt(Failure::kRetryable, status, message);
     return;
+  }
+  const std::string* status = end_stream ? FindHeader(response_headers_, "grpc-status") : nullptr;
+  if (status != nullptr && *status == "14") {
+    NoteServerFailure(absl::StrCat("backend ", backend_->url, " answered UNAVAILABLE"));
+  } else {
+    NoteServerSuccess();
   }
   if (end_stream) {
     // Trailers-only: a failure the policy may retry, since nothing reached
     // the client yet.
     int code = -1;
-    const std::string* status = FindHeader(response_headers_, "grpc-status");
     if (status != nullptr && absl::SimpleAtoi(*status, &code) && code > 0 && code <= 16 &&
         CanRetry(Failure::kRetryable, static_cast<h2::GrpcStatus>(code))) {
       const std::string* message = FindHeader(response_headers_, "grpc-message");
@@ -428,12 +511,18 @@ void ProxyStream::OnUpstreamClose(uint32_t error_code) {
   // The stream is gone, and the connection window was credited on arrival.
   uncredited_response_ = 0;
   if (response_complete_) {
+    ReleaseLoad();
     DiscardRequestBody();
     return;
   }
   std::string message = absl::StrCat(ServiceLabel(), ": backend ", backend_->url,
                                      " reset the stream (",
                                      nghttp2_http2_strerror(error_code), ")");
+  // A refused stream is a server shedding load, not failing.
+  if (error_code != NGHTTP2_REFUSED_STREAM && error_code != NGHTTP2_NO_ERROR) {
+    NoteServerFailure(message);
+  }
+  ReleaseLoad();
   if (response_state_ != ResponseState::kNotStarted) {
     FinishWithStatus(h2::StatusForRstCode(error_code), message);
   } else if (error_code == NGHTTP2_REFUSED_STREAM) {
@@ -447,6 +536,9 @@ void ProxyStream::OnUpstreamClose(uint32_t error_code) {
 void ProxyStream::OnUpstreamFailure(const absl::Status& reason, bool never_sent) {
   upstream_ = nullptr;
   waiting_in_ = nullptr;
+  // The connection failed or was lost (a dead or unreachable server).
+  if (!response_complete_) NoteServerFailure(reason.message());
+  ReleaseLoad();
   uncredited_response_ = 0;  // that connection is gone, and its window with it
   if (response_complete_) {
     DiscardRequestBody();
@@ -571,6 +663,7 @@ void ProxyStream::DiscardRequestBody() {
 }
 
 void ProxyStream::DetachUpstream(uint32_t error_code) {
+  ReleaseLoad();
   if (waiting_in_ != nullptr) {
     waiting_in_->Cancel(this);
     waiting_in_ = nullptr;

@@ -16,6 +16,7 @@
 #include "config/snapshot.h"
 #include "event/dispatcher.h"
 #include "h2/grpc.h"
+#include "proxy/proxy_context.h"
 #include "upstream/conn_pool.h"
 #include "upstream/stream_handler.h"
 #include "upstream/upstream_connection.h"
@@ -125,6 +126,15 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   // The response has started: no more attempts, no more replay bytes.
   void Commit();
   void DisarmAttemptTimers();
+  // The attempt's server no longer carries this RPC (in-flight count).
+  void ReleaseLoad();
+  // Passive health: the attempt's server answered (resets its failure run),
+  // or failed in a way that counts toward ejecting it.
+  void NoteServerSuccess();
+  void NoteServerFailure(absl::string_view reason);
+  // Why no server of service_ can take an RPC: "2 down by health check, 1
+  // ejected".
+  std::string NoServerReason() const;
   // Nothing more comes from the backend (trailers, or END_STREAM on DATA).
   void ResponseComplete();
   // Frees the replay copy (and its count).
@@ -143,6 +153,10 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   std::shared_ptr<const config::Snapshot> snapshot_;
   const config::ServiceEntry* service_ = nullptr;  // in snapshot_
   const upstream::Backend* backend_ = nullptr;     // in snapshot_, this attempt's
+  size_t backend_index_ = 0;                       // of backend_ in service_
+  // This attempt's server's load on this worker (counted in flight while
+  // set); owned by the ProxyContext, which keeps it while in_flight > 0.
+  ServerLoad* load_ = nullptr;
   absl::Time started_;
   std::optional<absl::Duration> timeout_;  // min(grpc-timeout, router timeout)
 
@@ -158,7 +172,7 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
 
   int attempts_ = 0;             // attempts started
   int transparent_retries_ = 0;  // of them, retries of never-sent attempts
-  std::vector<const upstream::Backend*> tried_;
+  std::vector<size_t> tried_;  // backend indices, in order
   // Set while this RPC waits in a pool's queue for a stream. A pool with a
   // queued RPC is never evicted (PoolSet::EvictIdle), so it outlives this.
   upstream::ConnPool* waiting_in_ = nullptr;

@@ -10,16 +10,43 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "config/snapshot.h"
+#include "config/validate.h"
+#include "health/health_store.h"
 #include "net/socket.h"
 #include "server/worker.h"
 
 namespace strait::server {
 
+namespace {
+
+// The entry points' names and addresses, as written: they cannot change
+// while strait runs (their sockets are bound once).
+bool SameEntryPoints(const config::v1::Config& a, const config::v1::Config& b) {
+  if (a.entry_points_size() != b.entry_points_size()) return false;
+  for (const auto& [name, ep] : a.entry_points()) {
+    auto it = b.entry_points().find(name);
+    if (it == b.entry_points().end()) return false;
+    absl::StatusOr<net::HostPort> x = net::ParseHostPort(ep.address());
+    absl::StatusOr<net::HostPort> y = net::ParseHostPort(it->second.address());
+    if (!x.ok() || !y.ok() || net::FormatHostPort(*x) != net::FormatHostPort(*y)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 class Server::Impl {
  public:
-  Impl(std::shared_ptr<const config::Snapshot> snapshot, int workers)
-      : snapshot_(std::move(snapshot)), worker_count_(workers) {}
+  explicit Impl(int workers) : worker_count_(workers) {}
   ~Impl() { Shutdown(); }
+
+  absl::Status Compile(const config::v1::Config& config) {
+    absl::StatusOr<std::shared_ptr<const config::Snapshot>> snapshot =
+        config::Snapshot::Compile(config, &health_);
+    if (!snapshot.ok()) return snapshot.status();
+    snapshot_ = std::move(*snapshot);
+    return absl::OkStatus();
+  }
 
   absl::Status Start() {
     for (int i = 0; i < worker_count_; ++i) {
@@ -60,22 +87,14 @@ class Server::Impl {
   }
 
   absl::Status Reload(const config::v1::Config& config) {
-    absl::StatusOr<std::shared_ptr<const config::Snapshot>> next =
-        config::Snapshot::Compile(config);
-    if (!next.ok()) return next.status();
-    const auto& old_eps = snapshot_->entry_points();
-    const auto& new_eps = (*next)->entry_points();
-    bool same = old_eps.size() == new_eps.size();
-    for (auto it = old_eps.begin(), jt = new_eps.begin(); same && it != old_eps.end();
-         ++it, ++jt) {
-      same = it->first == jt->first &&
-             net::FormatHostPort(it->second.address) == net::FormatHostPort(jt->second.address);
-    }
-    if (!same) {
+    // Checked before compiling: compiling updates the health store, which
+    // must not start checking servers of a configuration that is refused.
+    if (absl::Status valid = config::ValidateConfig(config); !valid.ok()) return valid;
+    if (!SameEntryPoints(snapshot_->config(), config)) {
       return absl::FailedPreconditionError(
           "entryPoints: names and addresses cannot change while strait runs; restart it");
     }
-    snapshot_ = std::move(*next);
+    if (absl::Status compiled = Compile(config); !compiled.ok()) return compiled;
     for (auto& worker : workers_) worker->SetSnapshot(snapshot_);
     return absl::OkStatus();
   }
@@ -103,6 +122,9 @@ class Server::Impl {
   }
 
  private:
+  // Before snapshot_: the servers' health outlives no snapshot it serves,
+  // and its checkers stop last.
+  health::HealthStore health_;
   std::shared_ptr<const config::Snapshot> snapshot_;
   const int worker_count_;
   std::vector<std::unique_ptr<Worker>> workers_;
@@ -113,14 +135,12 @@ class Server::Impl {
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(const config::v1::Config& config,
                                                        ServerOptions options) {
-  absl::StatusOr<std::shared_ptr<const config::Snapshot>> snapshot =
-      config::Snapshot::Compile(config);
-  if (!snapshot.ok()) return snapshot.status();
   int workers = options.workers > 0
                     ? options.workers
                     : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  return std::unique_ptr<Server>(
-      new Server(std::make_unique<Impl>(std::move(*snapshot), workers)));
+  auto impl = std::make_unique<Impl>(workers);
+  if (absl::Status status = impl->Compile(config); !status.ok()) return status;
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

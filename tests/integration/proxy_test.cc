@@ -233,7 +233,13 @@ TEST_F(ProxyDataPathTest, ClientCancelIsSeenByTheBackend) {
 }
 
 TEST_F(ProxyDataPathTest, ThousandUnaryRpcsOnOneChannelSpreadOverThreeBackends) {
-  StartAll(3);
+  for (int i = 0; i < 3; ++i) {
+    backends_.push_back(std::make_unique<TestBackend>(absl::StrCat("backend-", i)));
+  }
+  config::v1::Config config = EchoConfig(BackendAddresses());
+  // Smooth weighted round robin with equal weights: an exact spread.
+  config.mutable_services()->at("echo").mutable_load_balancer()->set_strategy("wrr");
+  StartProxy(config);
   auto stub = MakeStub(proxy_port());
   std::map<std::string, int> served;
   for (int i = 0; i < 1000; ++i) {
