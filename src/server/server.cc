@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "config/snapshot.h"
 #include "config/validate.h"
+#include "event/dispatcher.h"
 #include "health/health_store.h"
 #include "net/socket.h"
 #include "server/worker.h"
@@ -111,6 +112,22 @@ class Server::Impl {
     return sum;
   }
 
+  std::optional<ServerHealthView> Health(absl::string_view service, absl::string_view url) {
+    const config::ServiceEntry* entry = snapshot_->service(service);
+    if (entry == nullptr) return std::nullopt;
+    for (size_t i = 0; i < entry->backends.size(); ++i) {
+      if (entry->backends[i].url != url) continue;
+      const health::ServerHealth& h = *entry->health[i];
+      return ServerHealthView{
+          .active_up = h.active_up(),
+          .ejected = h.ejected(event::Dispatcher::MonotonicNow()),
+          .ejections = h.ejections(),
+          .reason = h.reason(),
+      };
+    }
+    return std::nullopt;
+  }
+
   void Shutdown() {
     if (!started_) return;
     started_ = false;
@@ -149,6 +166,10 @@ absl::Status Server::Start() { return impl_->Start(); }
 int Server::port(absl::string_view entry_point) const { return impl_->port(entry_point); }
 absl::Status Server::Reload(const config::v1::Config& config) { return impl_->Reload(config); }
 proxy::ProxyCounters Server::Stats() { return impl_->Stats(); }
+std::optional<ServerHealthView> Server::Health(absl::string_view service,
+                                               absl::string_view url) {
+  return impl_->Health(service, url);
+}
 void Server::Shutdown() { impl_->Shutdown(); }
 
 }  // namespace strait::server

@@ -2,6 +2,8 @@
 #define STRAIT_SERVER_SERVER_H_
 
 #include <memory>
+#include <optional>
+#include <string>
 #include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
@@ -10,6 +12,14 @@
 #include "strait/config/v1/config.pb.h"
 
 namespace strait::server {
+
+// What strait knows now of one server of a service.
+struct ServerHealthView {
+  bool active_up = true;  // by its active health check (true without one)
+  bool ejected = false;   // by passive health, now
+  int ejections = 0;      // so far
+  std::string reason;     // of the last change
+};
 
 struct ServerOptions {
   // Number of worker event loops; 0 means one per core.
@@ -39,6 +49,9 @@ class Server {
   // The counters of every worker, summed. Blocks until each worker's loop
   // has answered (briefly: one loop turn each).
   proxy::ProxyCounters Stats();
+  // The health of server `url` of `service` in the running configuration;
+  // nullopt if the service does not list it.
+  std::optional<ServerHealthView> Health(absl::string_view service, absl::string_view url);
   // Graceful stop: stop accepting, GOAWAY to clients, let in-flight streams
   // finish up to each entry point's grace period, then close what remains.
   // Returns once every worker has exited.

@@ -120,9 +120,8 @@ grpc::Status EchoService::Unary(grpc::ServerContext* context, const EchoRequest*
   CountCall();
   Begin(context, *request);
   if (request->wait_for_cancel()) return AwaitCancel(context);
-  if (request->sleep_ms() > 0 && !Sleep(context, request->sleep_ms())) {
-    return EndCancelled("while sleeping");
-  }
+  int sleep_ms = request->sleep_ms() + unary_delay_ms_;
+  if (sleep_ms > 0 && !Sleep(context, sleep_ms)) return EndCancelled("while sleeping");
   Describe(context, response);
   response->set_payload(ResponsePayload(*request, 'u'));
   return Finish(context, *request);

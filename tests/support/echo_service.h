@@ -16,7 +16,10 @@ namespace strait::testing {
 // read from the test thread.
 class EchoService final : public test::v1::Echo::Service {
  public:
-  explicit EchoService(std::string name) : name_(std::move(name)) {}
+  // `unary_delay_ms`: every Unary call takes at least this long (a slow
+  // server, for balancers that should notice).
+  explicit EchoService(std::string name, int unary_delay_ms = 0)
+      : name_(std::move(name)), unary_delay_ms_(unary_delay_ms) {}
 
   // RPCs started.
   int calls() const;
@@ -60,6 +63,7 @@ class EchoService final : public test::v1::Echo::Service {
   grpc::Status AwaitCancel(grpc::ServerContext* context);
 
   const std::string name_;
+  const int unary_delay_ms_;
   mutable absl::Mutex mu_;
   int calls_ ABSL_GUARDED_BY(mu_) = 0;
   int cancelled_ ABSL_GUARDED_BY(mu_) = 0;

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <grpcpp/health_check_service_interface.h>
+
 extern char** environ;
 
 namespace strait::testing {
@@ -28,7 +30,8 @@ TestBackend::~TestBackend() { Kill(); }
 void TestBackend::Start(int port) {
   absl::Time give_up = absl::Now() + kRebindPatience;
   for (;;) {
-    service_ = std::make_unique<EchoService>(name_);
+    service_ = std::make_unique<EchoService>(name_, options_.unary_delay_ms);
+    if (options_.health) grpc::EnableDefaultHealthCheckService(true);
     grpc::ServerBuilder builder;
     int bound = 0;
     builder.AddListeningPort("127.0.0.1:" + std::to_string(port),
@@ -46,6 +49,11 @@ void TestBackend::Start(int port) {
     server_ = builder.BuildAndStart();
     if (server_ != nullptr && bound != 0) {
       port_ = bound;
+      if (options_.health) {
+        for (const auto& [service, serving] : serving_) {
+          server_->GetHealthCheckService()->SetServingStatus(service, serving);
+        }
+      }
       return;
     }
     server_.reset();
@@ -68,7 +76,26 @@ void TestBackend::Restart(absl::Duration grace) {
   Start(port_);
 }
 
-ChildBackend::ChildBackend(std::string name) {
+void TestBackend::SetServing(const std::string& service, bool serving) {
+  serving_[service] = serving;
+  if (server_ != nullptr && server_->GetHealthCheckService() != nullptr) {
+    server_->GetHealthCheckService()->SetServingStatus(service, serving);
+  }
+}
+
+void TestBackend::DrainAndRestart(absl::Duration notice, absl::Duration grace,
+                                  absl::Duration down) {
+  // What a gRPC C++ server does to leave cleanly: say so, give watchers the
+  // time to hear it, then stop. The waits are the backend's script.
+  SetServing("", false);
+  absl::SleepFor(notice);
+  Shutdown(grace);
+  absl::SleepFor(down);
+  SetServing("", true);
+  Start(port_);
+}
+
+ChildBackend::ChildBackend(std::string name, bool health) {
   int fds[2];
   if (pipe(fds) != 0) abort();
   posix_spawn_file_actions_t actions;
@@ -76,7 +103,8 @@ ChildBackend::ChildBackend(std::string name) {
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
   posix_spawn_file_actions_addclose(&actions, fds[0]);
   std::string binary = STRAIT_ECHO_SERVER_BINARY;
-  char* argv[] = {binary.data(), name.data(), nullptr};
+  std::string health_flag = "--health";
+  char* argv[] = {binary.data(), name.data(), health ? health_flag.data() : nullptr, nullptr};
   if (posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv, environ) != 0) {
     fprintf(stderr, "cannot run %s\n", binary.c_str());
     abort();
@@ -93,6 +121,14 @@ ChildBackend::ChildBackend(std::string name) {
 }
 
 ChildBackend::~ChildBackend() { Kill(); }
+
+void ChildBackend::Freeze() {
+  if (pid_ > 0) kill(pid_, SIGSTOP);
+}
+
+void ChildBackend::Thaw() {
+  if (pid_ > 0) kill(pid_, SIGCONT);
+}
 
 void ChildBackend::Kill() {
   if (pid_ <= 0) return;

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -19,12 +20,17 @@ namespace strait::testing {
 struct BackendOptions {
   // SETTINGS_MAX_CONCURRENT_STREAMS the backend advertises (0: gRPC's own).
   int max_concurrent_streams = 0;
+  // Serve gRPC C++'s own grpc.health.v1 service (Check and Watch) too.
+  // (gRPC turns it on per process: later servers of the test get it too.)
+  bool health = false;
+  // Every Unary call takes at least this long.
+  int unary_delay_ms = 0;
 };
 
 // A real gRPC C++ server with the echo service on 127.0.0.1, in this
 // process: the backend of unit and integration tests. Listens on a port the
-// system picks at construction and keeps that port across Restart(). No
-// health service. Owned and driven by the test thread; gRPC serves calls on
+// system picks at construction and keeps that port across Restart(). With
+// BackendOptions::health, gRPC's real health service too. Owned and driven by the test thread; gRPC serves calls on
 // its own threads.
 class TestBackend {
  public:
@@ -49,6 +55,18 @@ class TestBackend {
   // Stops (gracefully within `grace`, or at once) if running, then serves
   // again on the same port with a fresh service (counters back to 0).
   void Restart(absl::Duration grace = absl::ZeroDuration());
+  // Serves again on the same port after Shutdown() or Kill().
+  void Resume() {
+    if (server_ == nullptr) Start(port_);
+  }
+  // A well-behaved restart: marks itself NOT_SERVING, keeps serving for
+  // `notice` (the time a health watcher needs to hear it), shuts down
+  // gracefully within `grace`, stays down for `down`, then serves again,
+  // SERVING. Needs BackendOptions::health.
+  void DrainAndRestart(absl::Duration notice, absl::Duration grace, absl::Duration down);
+  // The status the health service reports for `service` ("" = the whole
+  // server), now and after restarts. Needs BackendOptions::health.
+  void SetServing(const std::string& service, bool serving);
 
   // Since the last (re)start: RPCs started, RPCs that ended because they
   // observed their cancellation (see EchoService), and bounded waits for
@@ -70,6 +88,7 @@ class TestBackend {
   const std::string name_;
   const BackendOptions options_;
   int port_ = 0;
+  std::map<std::string, bool> serving_;  // set by SetServing
   // Replaced on every start; never null.
   std::unique_ptr<EchoService> service_;
   // Null while stopped.
@@ -81,8 +100,9 @@ class TestBackend {
 // GOAWAY, no RST_STREAM, the kernel closes its sockets).
 class ChildBackend {
  public:
-  // Spawns the child and waits until it listens; aborts on failure.
-  explicit ChildBackend(std::string name);
+  // Spawns the child and waits until it listens; aborts on failure. With
+  // `health`, it serves gRPC's health service too (SERVING).
+  explicit ChildBackend(std::string name, bool health = false);
   ~ChildBackend();  // Kill()
 
   ChildBackend(const ChildBackend&) = delete;
@@ -92,6 +112,9 @@ class ChildBackend {
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   // SIGKILL, then reaps the child.
   void Kill();
+  // SIGSTOP / SIGCONT: a frozen server (connections open, nothing answers).
+  void Freeze();
+  void Thaw();
 
  private:
   pid_t pid_ = -1;
