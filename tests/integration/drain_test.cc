@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "tests/integration/load_loops.h"
 #include "tests/integration/proxy_fixture.h"
 #include "tests/integration/raw_h2_server.h"
 #include "tests/integration/strait_process.h"
@@ -24,66 +25,6 @@ namespace {
 
 using test::v1::EchoRequest;
 using test::v1::EchoResponse;
-
-// Tallies final statuses from many threads.
-class Outcomes {
- public:
-  void Record(const grpc::Status& status, const std::string& what) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++total_;
-    if (!status.ok()) {
-      ++failed_;
-      if (examples_.size() < 5) {
-        examples_.push_back(absl::StrCat(what, ": ", status.error_code(), " ",
-                                         status.error_message()));
-      }
-    }
-  }
-  int total() const { std::lock_guard<std::mutex> l(mu_); return total_; }
-  int failed() const { std::lock_guard<std::mutex> l(mu_); return failed_; }
-  std::string examples() const {
-    std::lock_guard<std::mutex> l(mu_);
-    std::string out;
-    for (const auto& e : examples_) out += e + "\n";
-    return out;
-  }
-
- private:
-  mutable std::mutex mu_;
-  int total_ = 0;
-  int failed_ = 0;
-  std::vector<std::string> examples_;
-};
-
-grpc::Status UnaryCall(test::v1::Echo::Stub& stub, int sleep_ms) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  EchoRequest req;
-  req.set_payload("drain me");
-  req.set_sleep_ms(sleep_ms);
-  EchoResponse resp;
-  grpc::Status s = stub.Unary(&ctx, req, &resp);
-  if (s.ok() && resp.payload() != "drain me") return grpc::Status(grpc::DATA_LOSS, "payload");
-  return s;
-}
-
-grpc::Status StreamCall(test::v1::Echo::Stub& stub, int messages, int sleep_ms) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  EchoRequest req;
-  req.set_response_count(messages);
-  req.set_response_size(100);
-  req.set_sleep_ms(sleep_ms);
-  auto reader = stub.ServerStream(&ctx, req);
-  EchoResponse resp;
-  int n = 0;
-  while (reader->Read(&resp)) {
-    if (resp.index() != n++) return grpc::Status(grpc::DATA_LOSS, "out of order");
-  }
-  grpc::Status s = reader->Finish();
-  if (s.ok() && n != messages) return grpc::Status(grpc::DATA_LOSS, absl::StrCat(n, " msgs"));
-  return s;
-}
 
 bool PortRefusesConnections(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -1,0 +1,42 @@
+#ifndef STRAIT_TESTS_INTEGRATION_LOAD_LOOPS_H_
+#define STRAIT_TESTS_INTEGRATION_LOAD_LOOPS_H_
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "tests/support/echo.grpc.pb.h"
+
+namespace strait::testing {
+
+// Tallies final statuses from many threads: what client loops under load
+// report.
+class Outcomes {
+ public:
+  void Record(const grpc::Status& status, const std::string& what);
+  int total() const;
+  int failed() const;
+  // Failures by status code.
+  std::map<grpc::StatusCode, int> failures() const;
+  // The first few failures, one per line.
+  std::string examples() const;
+
+ private:
+  mutable std::mutex mu_;
+  int total_ = 0;
+  int failed_ = 0;
+  std::map<grpc::StatusCode, int> failures_;
+  std::vector<std::string> examples_;
+};
+
+// One unary call (30 s deadline) whose payload must come back intact.
+grpc::Status UnaryCall(test::v1::Echo::Stub& stub, int sleep_ms);
+// One server stream of `messages` that must arrive complete and in order.
+grpc::Status StreamCall(test::v1::Echo::Stub& stub, int messages, int sleep_ms);
+
+}  // namespace strait::testing
+
+#endif  // STRAIT_TESTS_INTEGRATION_LOAD_LOOPS_H_
