@@ -85,14 +85,16 @@ void TestBackend::SetServing(const std::string& service, bool serving) {
 
 void TestBackend::DrainAndRestart(absl::Duration notice, absl::Duration grace,
                                   absl::Duration down) {
-  // What a gRPC C++ server does to leave cleanly: say so, give watchers the
-  // time to hear it, then stop. The waits are the backend's script.
-  SetServing("", false);
+  // What a gRPC C++ server does to leave cleanly: say so (every service
+  // NOT_SERVING), give watchers the time to hear it, then stop. The waits
+  // are the backend's script.
+  if (server_ != nullptr && server_->GetHealthCheckService() != nullptr) {
+    server_->GetHealthCheckService()->Shutdown();
+  }
   absl::SleepFor(notice);
   Shutdown(grace);
   absl::SleepFor(down);
-  SetServing("", true);
-  Start(port_);
+  Start(port_);  // a fresh health service: SERVING
 }
 
 ChildBackend::ChildBackend(std::string name, bool health) {

@@ -59,7 +59,8 @@ class TestBackend {
   void Resume() {
     if (server_ == nullptr) Start(port_);
   }
-  // A well-behaved restart: marks itself NOT_SERVING, keeps serving for
+  // A well-behaved restart: marks itself NOT_SERVING (its health service's
+  // Shutdown(), as gRPC C++ servers do), keeps serving for
   // `notice` (the time a health watcher needs to hear it), shuts down
   // gracefully within `grace`, stays down for `down`, then serves again,
   // SERVING. Needs BackendOptions::health.
