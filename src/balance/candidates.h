@@ -1,7 +1,6 @@
 #ifndef STRAIT_BALANCE_CANDIDATES_H_
 #define STRAIT_BALANCE_CANDIDATES_H_
 
-#include <algorithm>
 #include <cstddef>
 
 #include "absl/status/status.h"
@@ -10,6 +9,9 @@
 
 namespace strait::balance {
 
+// What a policy returns when it has no candidate; Pick turns it into Fail.
+inline constexpr size_t kNoServer = static_cast<size_t>(-1);
+
 // Which servers one Pick may choose from, in two tiers: `Usable` (not
 // drained, and healthy or in panic mode) and `Preferred` (usable and not yet
 // tried by this RPC). Policies try Preferred first, then Usable. Lives on
@@ -17,11 +19,16 @@ namespace strait::balance {
 class Candidates {
  public:
   // Counts the usable servers only when the plan has a panic threshold.
-  Candidates(const Plan& plan, const PickArgs& args);
+  Candidates(const Plan& plan, const PickArgs& args) : plan_(plan), args_(args) {
+    if (plan.panic_threshold() > 0) panic_ = InPanic();
+  }
 
   bool Usable(size_t i) const { return plan_.weight(i) > 0 && (panic_ || args_.usable(i)); }
   bool Avoided(size_t i) const {
-    return std::find(args_.avoid.begin(), args_.avoid.end(), i) != args_.avoid.end();
+    for (size_t tried : args_.avoid) {
+      if (tried == i) return true;
+    }
+    return false;
   }
   bool Preferred(size_t i) const { return Usable(i) && !Avoided(i); }
   bool panic() const { return panic_; }
@@ -30,6 +37,8 @@ class Candidates {
   Fail NoUsableServer() const;
 
  private:
+  bool InPanic() const;
+
   const Plan& plan_;
   const PickArgs& args_;
   bool panic_ = false;

@@ -9,19 +9,17 @@
 namespace strait::balance {
 namespace {
 
-constexpr size_t kNone = static_cast<size_t>(-1);
-
 // The in_tier server with the highest weighted rendezvous score for the key.
 template <typename InTier>
 size_t Rendezvous(const Plan& plan, uint64_t key_hash, InTier in_tier) {
-  size_t best = kNone;
+  size_t best = kNoServer;
   double best_score = 0;
   for (size_t i = 0; i < plan.size(); ++i) {
     if (!in_tier(i)) continue;
     // u in (0, 1), so -log(u) > 0.
     double u = (static_cast<double>(MixHash64(key_hash ^ plan.id_hash(i)) >> 11) + 0.5) * 0x1p-53;
     double score = -static_cast<double>(plan.weight(i)) / std::log(u);
-    if (best == kNone || score > best_score) {
+    if (best == kNoServer || score > best_score) {
       best = i;
       best_score = score;
     }
@@ -31,18 +29,17 @@ size_t Rendezvous(const Plan& plan, uint64_t key_hash, InTier in_tier) {
 
 }  // namespace
 
-PickResult PickHash(const Plan& plan, const Candidates& candidates, absl::string_view key) {
-  if (plan.maglev().empty()) return candidates.NoUsableServer();
+size_t PickHash(const Plan& plan, const Candidates& candidates, absl::string_view key) {
+  if (plan.maglev().empty()) return kNoServer;
   const uint64_t key_hash = StableHash64(key);
   const size_t owner = plan.maglev().Lookup(key_hash);
-  if (candidates.Preferred(owner)) return Complete{owner};
+  if (candidates.Preferred(owner)) return owner;
   size_t picked = Rendezvous(plan, key_hash, [&](size_t i) { return candidates.Preferred(i); });
-  if (picked == kNone && candidates.Usable(owner)) picked = owner;
-  if (picked == kNone) {
+  if (picked == kNoServer && candidates.Usable(owner)) picked = owner;
+  if (picked == kNoServer) {
     picked = Rendezvous(plan, key_hash, [&](size_t i) { return candidates.Usable(i); });
   }
-  if (picked == kNone) return candidates.NoUsableServer();
-  return Complete{picked};
+  return picked;
 }
 
 }  // namespace strait::balance

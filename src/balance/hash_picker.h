@@ -1,6 +1,8 @@
 #ifndef STRAIT_BALANCE_HASH_PICKER_H_
 #define STRAIT_BALANCE_HASH_PICKER_H_
 
+#include <cstddef>
+
 #include "absl/strings/string_view.h"
 #include "balance/candidates.h"
 #include "balance/picker.h"
@@ -17,7 +19,8 @@ namespace strait::balance {
 // keys of a down server spread over the others by weight. The key's own
 // server, if usable, beats an avoided fallback. Stateless: no PickerState.
 // Loop thread (only because Candidates calls the caller's lambdas).
-PickResult PickHash(const Plan& plan, const Candidates& candidates, absl::string_view key);
+// Returns the server index, or kNoServer when no server is a candidate.
+size_t PickHash(const Plan& plan, const Candidates& candidates, absl::string_view key);
 
 }  // namespace strait::balance
 

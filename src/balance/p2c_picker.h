@@ -1,6 +1,7 @@
 #ifndef STRAIT_BALANCE_P2C_PICKER_H_
 #define STRAIT_BALANCE_P2C_PICKER_H_
 
+#include <cstddef>
 #include <cstdint>
 
 #include "absl/functional/function_ref.h"
@@ -22,8 +23,9 @@ namespace strait::balance {
 // weighted scan after a few misses, so the result is exact either way.
 // Also the fallback for hash requests without the key. Loop thread; state
 // is the worker's RNG.
-PickResult PickP2c(const Plan& plan, PickerState& state, const Candidates& candidates,
-                   absl::FunctionRef<uint32_t(size_t)> in_flight);
+// Returns the server index, or kNoServer when no server is a candidate.
+size_t PickP2c(const Plan& plan, PickerState& state, const Candidates& candidates,
+               absl::FunctionRef<uint32_t(size_t)> in_flight);
 
 }  // namespace strait::balance
 

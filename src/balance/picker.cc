@@ -28,22 +28,12 @@ PickerState::PickerState(const Plan& plan, uint64_t seed) : rng_(seed), plan_siz
   if (period > 0) AdvanceWrr(plan, current_weights(), MixHash64(seed) % period);
 }
 
-uint64_t PickerState::NextRandom() {
-  uint64_t z = (rng_ += 0x9e3779b97f4a7c15ULL);
-  return MixHash64(z);
-}
-
-uint64_t PickerState::NextBelow(uint64_t bound) {
-  return static_cast<uint64_t>((static_cast<unsigned __int128>(NextRandom()) * bound) >> 64);
-}
-
-Candidates::Candidates(const Plan& plan, const PickArgs& args) : plan_(plan), args_(args) {
-  if (plan.panic_threshold() == 0 || plan.live_servers() == 0) return;
+bool Candidates::InPanic() const {
   size_t usable = 0;
-  for (size_t i = 0; i < plan.size(); ++i) {
-    if (plan.weight(i) > 0 && args.usable(i)) ++usable;
+  for (size_t i = 0; i < plan_.size(); ++i) {
+    if (plan_.weight(i) > 0 && args_.usable(i)) ++usable;
   }
-  panic_ = usable * 100 < plan.panic_threshold() * plan.live_servers();
+  return usable * 100 < plan_.panic_threshold() * plan_.live_servers();
 }
 
 Fail Candidates::NoUsableServer() const {
@@ -67,16 +57,21 @@ Fail Candidates::NoUsableServer() const {
 PickResult Pick(const Plan& plan, PickerState& state, const PickArgs& args) {
   assert(state.plan_size() == plan.size());
   Candidates candidates(plan, args);
+  size_t picked = kNoServer;
   switch (plan.strategy()) {
     case Strategy::kWrr:
-      return PickWrr(plan, state, candidates);
+      picked = PickWrr(plan, state, candidates);
+      break;
     case Strategy::kHash:
-      if (args.hash_value.has_value()) return PickHash(plan, candidates, *args.hash_value);
-      return PickP2c(plan, state, candidates, args.in_flight);
+      picked = args.hash_value.has_value() ? PickHash(plan, candidates, *args.hash_value)
+                                           : PickP2c(plan, state, candidates, args.in_flight);
+      break;
     case Strategy::kP2C:
-      return PickP2c(plan, state, candidates, args.in_flight);
+      picked = PickP2c(plan, state, candidates, args.in_flight);
+      break;
   }
-  return candidates.NoUsableServer();
+  if (picked == kNoServer) return candidates.NoUsableServer();
+  return Complete{picked};
 }
 
 }  // namespace strait::balance

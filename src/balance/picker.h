@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "balance/plan.h"
+#include "balance/stable_hash.h"
 
 namespace strait::balance {
 
@@ -27,9 +28,11 @@ class PickerState {
   PickerState(const Plan& plan, uint64_t seed);
 
   // splitmix64: small, fast, and the same sequence everywhere for a seed.
-  uint64_t NextRandom();
+  uint64_t NextRandom() { return MixHash64(rng_ += 0x9e3779b97f4a7c15ULL); }
   // Uniform in [0, bound); bound > 0. Multiply-shift, no division.
-  uint64_t NextBelow(uint64_t bound);
+  uint64_t NextBelow(uint64_t bound) {
+    return static_cast<uint64_t>((static_cast<unsigned __int128>(NextRandom()) * bound) >> 64);
+  }
   // SWRR's current weight per server (empty unless the plan is wrr).
   absl::Span<int64_t> current_weights() { return absl::MakeSpan(current_weights_); }
   size_t plan_size() const { return plan_size_; }

@@ -1,6 +1,5 @@
 #include "balance/plan.h"
 
-#include <algorithm>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -45,6 +44,7 @@ absl::StatusOr<Plan> Plan::Build(Strategy strategy, std::vector<ServerSpec> serv
   plan.cumulative_.reserve(servers.size());
   plan.id_hashes_.reserve(servers.size());
   for (const ServerSpec& s : servers) {
+    plan.weights_.push_back(s.weight);
     plan.total_weight_ += s.weight;
     plan.cumulative_.push_back(plan.total_weight_);
     plan.id_hashes_.push_back(StableHash64(s.id));
@@ -61,11 +61,6 @@ absl::StatusOr<Plan> Plan::Build(Strategy strategy, std::vector<ServerSpec> serv
     plan.maglev_ = MaglevTable::Build(ids, weights);
   }
   return plan;
-}
-
-size_t Plan::ServerAtWeight(uint64_t r) const {
-  // The first server whose range ends past r; drained ones cover nothing.
-  return std::upper_bound(cumulative_.begin(), cumulative_.end(), r) - cumulative_.begin();
 }
 
 }  // namespace strait::balance

@@ -1,6 +1,7 @@
 #ifndef STRAIT_BALANCE_PLAN_H_
 #define STRAIT_BALANCE_PLAN_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -8,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "balance/maglev_table.h"
 
 namespace strait::balance {
@@ -47,7 +49,8 @@ class Plan {
   Strategy strategy() const { return strategy_; }
   size_t size() const { return servers_.size(); }
   const ServerSpec& server(size_t i) const { return servers_[i]; }
-  uint32_t weight(size_t i) const { return servers_[i].weight; }
+  uint32_t weight(size_t i) const { return weights_[i]; }
+  absl::Span<const uint32_t> weights() const { return weights_; }
   // Empty unless strategy() is kHash.
   const std::string& hash_header() const { return hash_header_; }
   uint32_t panic_threshold() const { return panic_threshold_; }
@@ -57,7 +60,14 @@ class Plan {
 
   // The server at weighted position r in [0, total_weight()): server i
   // covers [cumulative(i) - weight(i), cumulative(i)). Never a drained one.
-  size_t ServerAtWeight(uint64_t r) const;
+  size_t ServerAtWeight(uint64_t r) const {
+    if (cumulative_.size() <= kLinearSearchMax) {
+      size_t i = 0;
+      while (cumulative_[i] <= r) ++i;
+      return i;
+    }
+    return std::upper_bound(cumulative_.begin(), cumulative_.end(), r) - cumulative_.begin();
+  }
   // The sum of the weights of servers 0..i.
   uint64_t cumulative(size_t i) const { return cumulative_[i]; }
   // StableHash64 of server i's id, for the hash fallback.
@@ -66,10 +76,14 @@ class Plan {
   const MaglevTable& maglev() const { return maglev_; }
 
  private:
+  // Below this many servers a linear scan of the prefix sums beats a binary search.
+  static constexpr size_t kLinearSearchMax = 8;
+
   Plan() = default;
 
   Strategy strategy_ = Strategy::kP2C;
   std::vector<ServerSpec> servers_;
+  std::vector<uint32_t> weights_;  // servers_[i].weight, contiguous for the pick loops
   std::vector<uint64_t> cumulative_;
   std::vector<uint64_t> id_hashes_;
   uint64_t total_weight_ = 0;

@@ -1,8 +1,10 @@
 #ifndef STRAIT_BALANCE_STABLE_HASH_H_
 #define STRAIT_BALANCE_STABLE_HASH_H_
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "absl/strings/string_view.h"
 
@@ -20,17 +22,37 @@ inline uint64_t StableHash64(absl::string_view bytes, uint64_t seed = 0) {
   uint64_t h = seed ^ (len * kMul);
   const unsigned char* end = p + (len & ~size_t{7});
   for (; p != end; p += 8) {
-    uint64_t k = 0;
-    for (int i = 7; i >= 0; --i) k = (k << 8) | p[i];  // one load on little-endian CPUs
+    uint64_t k;
+    std::memcpy(&k, p, sizeof(k));
+    if constexpr (std::endian::native == std::endian::big) k = __builtin_bswap64(k);
     k *= kMul;
     k ^= k >> kShift;
     k *= kMul;
     h ^= k;
     h *= kMul;
   }
-  if (size_t tail = len & 7) {
-    for (size_t i = tail; i-- > 0;) h ^= uint64_t{p[i]} << (8 * i);
-    h *= kMul;
+  switch (len & 7) {
+    case 7:
+      h ^= uint64_t{p[6]} << 48;
+      [[fallthrough]];
+    case 6:
+      h ^= uint64_t{p[5]} << 40;
+      [[fallthrough]];
+    case 5:
+      h ^= uint64_t{p[4]} << 32;
+      [[fallthrough]];
+    case 4:
+      h ^= uint64_t{p[3]} << 24;
+      [[fallthrough]];
+    case 3:
+      h ^= uint64_t{p[2]} << 16;
+      [[fallthrough]];
+    case 2:
+      h ^= uint64_t{p[1]} << 8;
+      [[fallthrough]];
+    case 1:
+      h ^= uint64_t{p[0]};
+      h *= kMul;
   }
   h ^= h >> kShift;
   h *= kMul;

@@ -5,34 +5,40 @@
 namespace strait::balance {
 namespace {
 
-constexpr size_t kNone = static_cast<size_t>(-1);
-
-// One SWRR round over the servers in_tier accepts; kNone (and no change)
+// One SWRR round over the servers in_tier accepts; kNoServer (and no change)
 // when it accepts none.
+// Locals rather than plan/span accessors: in_tier calls out to the caller's
+// lambdas, after which the compiler would reload every member.
 template <typename InTier>
 size_t Round(const Plan& plan, absl::Span<int64_t> current, InTier in_tier) {
+  const size_t n = plan.size();
+  const uint32_t* weights = plan.weights().data();
+  int64_t* cur = current.data();
   int64_t total = 0;
-  size_t best = kNone;
-  for (size_t i = 0; i < plan.size(); ++i) {
+  int64_t best_current = 0;
+  size_t best = kNoServer;
+  for (size_t i = 0; i < n; ++i) {
     if (!in_tier(i)) continue;
-    current[i] += plan.weight(i);
-    total += plan.weight(i);
-    if (best == kNone || current[i] > current[best]) best = i;
+    cur[i] += weights[i];
+    total += weights[i];
+    if (best == kNoServer || cur[i] > best_current) {
+      best = i;
+      best_current = cur[i];
+    }
   }
-  if (best != kNone) current[best] -= total;
+  if (best != kNoServer) cur[best] -= total;
   return best;
 }
 
 }  // namespace
 
-PickResult PickWrr(const Plan& plan, PickerState& state, const Candidates& candidates) {
+size_t PickWrr(const Plan& plan, PickerState& state, const Candidates& candidates) {
   absl::Span<int64_t> current = state.current_weights();
   size_t picked = Round(plan, current, [&](size_t i) { return candidates.Preferred(i); });
-  if (picked == kNone) {
+  if (picked == kNoServer) {
     picked = Round(plan, current, [&](size_t i) { return candidates.Usable(i); });
   }
-  if (picked == kNone) return candidates.NoUsableServer();
-  return Complete{picked};
+  return picked;
 }
 
 void AdvanceWrr(const Plan& plan, absl::Span<int64_t> current, uint64_t picks) {

@@ -1,6 +1,7 @@
 #ifndef STRAIT_BALANCE_WRR_PICKER_H_
 #define STRAIT_BALANCE_WRR_PICKER_H_
 
+#include <cstddef>
 #include <cstdint>
 
 #include "absl/types/span.h"
@@ -17,7 +18,8 @@ namespace strait::balance {
 // are not candidates sit the round out, their current weights untouched,
 // so the others keep their proportions among themselves (as nginx skips
 // down and tried peers). Loop thread; state is the worker's current weights.
-PickResult PickWrr(const Plan& plan, PickerState& state, const Candidates& candidates);
+// Returns the server index, or kNoServer when no server is a candidate.
+size_t PickWrr(const Plan& plan, PickerState& state, const Candidates& candidates);
 
 // Runs `picks` rounds with every non-drained server a candidate: the
 // PickerState constructor's per-worker phase.

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -63,6 +64,22 @@ TEST(MaglevTableTest, WeightsSplitTheSlotsByWeight) {
   EXPECT_NEAR(slots[1], MaglevTable::kSize * 2 / 6.0, MaglevTable::kSize * 0.005);
   EXPECT_NEAR(slots[2], MaglevTable::kSize * 3 / 6.0, MaglevTable::kSize * 0.005);
   EXPECT_EQ(slots[3], 0u);
+}
+
+TEST(MaglevTableTest, EverySlotHasTheSameOwnerWhateverTheServerOrder) {
+  std::vector<ServerSpec> servers = Servers({1, 2, 3, 1, 5});
+  Plan plan = HashPlan(servers);
+  std::reverse(servers.begin(), servers.end());
+  std::swap(servers[0], servers[2]);
+  Plan reordered = HashPlan(servers);
+  int differ = 0;
+  for (uint64_t slot = 0; slot < MaglevTable::kSize; ++slot) {
+    if (plan.server(plan.maglev().Lookup(slot)).id !=
+        reordered.server(reordered.maglev().Lookup(slot)).id) {
+      ++differ;
+    }
+  }
+  EXPECT_EQ(differ, 0);
 }
 
 TEST(HashPickerTest, SameKeySameServerWhateverTheServerOrder) {
@@ -162,10 +179,13 @@ TEST(HashPickerTest, AvoidedServerFallsThroughLikeAnUnusableOne) {
   // Keys not on server 0 ignore the avoid list (it is not theirs); keys on
   // it go where they go when it is down.
   EXPECT_EQ(Owners(plan, all_up, keys, tried), Owners(plan, down, keys));
-  // The key's own server, usable but tried, beats a tried fallback.
+  // Every server tried: each key goes back to its own server, not to a
+  // (tried) fallback.
+  const size_t tried_all[] = {0, 1, 2};
+  EXPECT_EQ(Owners(plan, all_up, keys, tried_all), Owners(plan, all_up, keys));
+  // Only server 0 usable, and tried: every key goes to it.
   FakeServers only_zero(3);
   only_zero.up = {true, false, false};
-  const size_t tried_all[] = {0, 1, 2};
   for (const std::string& owner : Owners(plan, only_zero, keys, tried_all)) {
     EXPECT_EQ(owner, plan.server(0).id);
   }
@@ -177,7 +197,11 @@ TEST(HashPickerTest, RpcsWithoutTheKeyUseP2c) {
   FakeServers fake(3);
   fake.in_flight = {4, 2, 0};
   std::vector<int> counts(3, 0);
-  for (int n = 0; n < 3000; ++n) ++counts[PickIndex(plan, state, fake.Args())];
+  for (int n = 0; n < 3000; ++n) {
+    size_t i = PickIndex(plan, state, fake.Args());
+    ASSERT_LT(i, 3u);
+    ++counts[i];
+  }
   // As in P2cPickerTest.SendsLessToTheServerWithMoreInFlight: 0, 1/3, 2/3
   // (sd ~= 26, tolerance 130).
   EXPECT_EQ(counts[0], 0);
@@ -195,6 +219,19 @@ TEST(HashPickerTest, WeightsShareTheKeys) {
   EXPECT_NEAR(per_server[plan.server(0).id], 2500, 250);
   EXPECT_NEAR(per_server[plan.server(1).id], 2500, 250);
   EXPECT_NEAR(per_server[plan.server(2).id], 5000, 250);
+
+  // Server 0 down: its ~2,500 keys fall back by weight too, 1:2 over the
+  // others (~833 / ~1,667, sd <= 30, tolerance 150).
+  FakeServers down(3);
+  down.up[0] = false;
+  std::vector<std::string> before = Owners(plan, fake, keys);
+  std::vector<std::string> after = Owners(plan, down, keys);
+  std::map<std::string, int> moved_to;
+  for (size_t k = 0; k < keys.size(); ++k) {
+    if (before[k] != after[k]) ++moved_to[after[k]];
+  }
+  EXPECT_NEAR(moved_to[plan.server(1).id], 833, 150);
+  EXPECT_NEAR(moved_to[plan.server(2).id], 1667, 150);
 }
 
 }  // namespace

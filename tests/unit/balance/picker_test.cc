@@ -106,7 +106,7 @@ TEST_P(EveryStrategyTest, AllUnusableFailsUnavailableSayingWhy) {
 
 TEST_P(EveryStrategyTest, FailMessageCountsDrainedServers) {
   FakeServers fake(3);
-  fake.up = {false, true, false};
+  fake.up = {false, false, false};
   Plan mixed = Build({1, 0, 1});
   PickerState mixed_state(mixed, 1);
   PickResult result = Pick(mixed, mixed_state, Args(fake));
