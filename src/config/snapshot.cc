@@ -154,6 +154,7 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
   std::vector<health::Target> targets;
   std::vector<std::shared_ptr<health::ServerHealth>*> target_slots;
   for (const auto& [name, service] : config.services()) {
+    if (!service.has_load_balancer()) continue;  // composites: below
     const v1::LoadBalancer& lb = service.load_balancer();
     ServiceEntry entry;
     entry.name = name;
@@ -215,6 +216,55 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
       target_slots.push_back(&placed.health[i]);
     }
   }
+  // Composites point at entries of this same snapshot (std::map nodes do
+  // not move): make them all first, then link.
+  for (const auto& [name, service] : config.services()) {
+    if (service.has_load_balancer()) continue;
+    ServiceEntry entry;
+    entry.name = name;
+    entry.id = NextServiceId();
+    snapshot->services_.emplace(name, std::move(entry));
+  }
+  for (const auto& [name, service] : config.services()) {
+    if (service.has_load_balancer()) continue;
+    ServiceEntry& entry = snapshot->services_.at(name);
+    auto child = [&](const std::string& child_name) {
+      return &snapshot->services_.at(child_name);
+    };
+    if (service.has_weighted()) {
+      const v1::Weighted& w = service.weighted();
+      entry.kind = ServiceEntry::Kind::kWeighted;
+      entry.propagate_health = w.has_health_check();
+      std::vector<balance::ServerSpec> specs;
+      for (int i = 0; i < w.services_size(); ++i) {
+        entry.children.push_back(child(w.services(i).name()));
+        // A plan's ids are unique: a child listed twice gets its index too.
+        specs.push_back({.id = absl::StrCat(w.services(i).name(), "#", i),
+                         .weight = w.services(i).has_weight() ? w.services(i).weight() : 1});
+      }
+      absl::StatusOr<balance::Plan> plan =
+          balance::Plan::Build(balance::Strategy::kWrr, std::move(specs));
+      if (!plan.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("services.", name, ".weighted: ", plan.status().message()));
+      }
+      entry.plan = std::move(*plan);
+    } else if (service.has_failover()) {
+      entry.kind = ServiceEntry::Kind::kFailover;
+      entry.propagate_health = service.failover().has_health_check();
+      entry.children = {child(service.failover().service()), child(service.failover().fallback())};
+    } else {
+      const v1::Mirroring& m = service.mirroring();
+      entry.kind = ServiceEntry::Kind::kMirroring;
+      entry.propagate_health = m.has_health_check();
+      entry.children = {child(m.service())};
+      for (const v1::Mirror& mirror : m.mirrors()) {
+        entry.mirrors.push_back({.service = child(mirror.name()), .percent = mirror.percent()});
+      }
+      if (m.has_max_body_size()) entry.mirror_max_body = m.max_body_size();
+      entry.mirror_body = !m.has_mirror_body() || m.mirror_body();
+    }
+  }
   // Last, once nothing can fail: the store starts, keeps and stops checkers.
   std::vector<std::shared_ptr<health::ServerHealth>> healths;
   if (health_store != nullptr) {
@@ -230,6 +280,26 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
     if (router.has_timeout()) snapshot->router_timeouts_[name] = ToDuration(router.timeout());
   }
   return std::shared_ptr<const Snapshot>(std::move(snapshot));
+}
+
+bool ServiceEntry::HasHealthyServer(absl::Time now) const {
+  switch (kind) {
+    case Kind::kLoadBalancer:
+      for (size_t i = 0; i < backends.size(); ++i) {
+        if (plan->weight(i) > 0 && health[i]->Usable(now)) return true;
+      }
+      return false;
+    case Kind::kFailover:
+      return children[0]->HasHealthyServer(now) || children[1]->HasHealthyServer(now);
+    case Kind::kWeighted:
+    case Kind::kMirroring:
+      if (!propagate_health) return true;
+      for (const ServiceEntry* c : children) {
+        if (c->HasHealthyServer(now)) return true;
+      }
+      return false;
+  }
+  return false;
 }
 
 const EntryPointEntry* Snapshot::entry_point(absl::string_view name) const {

@@ -63,15 +63,38 @@ struct PassiveHealth {
   }
 };
 
-// A compiled service.
+struct ServiceEntry;
+
+// One mirror of a mirroring service.
+struct MirrorEntry {
+  const ServiceEntry* service;  // in the same snapshot; never a mirroring one
+  uint32_t percent;             // of RPCs copied, 0..100
+};
+
+// A compiled service: a load balancer over servers, or a composite over
+// other services of the same snapshot.
 struct ServiceEntry {
+  enum class Kind { kLoadBalancer, kWeighted, kMirroring, kFailover };
+  Kind kind = Kind::kLoadBalancer;
   std::string name;
-  std::vector<upstream::Backend> backends;  // never empty
+
+  // Composites. weighted: the services (`plan` is a wrr plan over them, by
+  // name); failover: {service, fallback}; mirroring: {main service}.
+  std::vector<const ServiceEntry*> children;
+  std::vector<MirrorEntry> mirrors;  // mirroring
+  size_t mirror_max_body = 65535;    // mirroring: body bytes copied
+  bool mirror_body = true;           // mirroring: false copies headers only
+  // healthCheck: {} on a composite: skip children without a healthy server.
+  bool propagate_health = false;
+
+  // Load balancers.
+  std::vector<upstream::Backend> backends;  // never empty for a load balancer
   std::vector<std::string> pool_keys;       // upstream::PoolKey of each backend
   // Each backend's health (same index), shared with the HealthStore and the
   // snapshots before and after this one: a reload keeps it.
   std::vector<std::shared_ptr<health::ServerHealth>> health;
-  // The immutable half of the picker, over `backends` (same index).
+  // The immutable half of the picker, over `backends` (same index), or
+  // over `children` for a weighted service.
   std::optional<balance::Plan> plan;
   // Unique per compiled service, in every snapshot: what per-worker picker
   // state is keyed by (never an address, which a later snapshot may reuse).
@@ -81,6 +104,11 @@ struct ServiceEntry {
   upstream::TransportSettings transport;
   bool pass_host_header = true;
   RetryPolicy retry;
+
+  // Whether some server below this service may take a new RPC now. A
+  // composite without propagate_health always says yes (its children are
+  // tried whatever their health), except failover, which asks its children.
+  bool HasHealthyServer(absl::Time now) const;
 };
 
 // The whole running configuration, compiled. Immutable once built and shared

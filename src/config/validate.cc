@@ -1,5 +1,7 @@
 #include "config/validate.h"
 
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -163,6 +165,101 @@ void CheckHealth(Problems& p, const std::string& path, const v1::LoadBalancer& l
   }
 }
 
+// The services a composite service routes to, with the field path of each.
+std::vector<std::pair<std::string, std::string>> Children(const std::string& name,
+                                                          const v1::Service& service) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::string path = absl::StrCat("services.", name);
+  switch (service.kind_case()) {
+    case v1::Service::kWeighted:
+      for (int i = 0; i < service.weighted().services_size(); ++i) {
+        out.emplace_back(absl::StrCat(path, ".weighted.services[", i, "].name"),
+                         service.weighted().services(i).name());
+      }
+      break;
+    case v1::Service::kMirroring:
+      out.emplace_back(path + ".mirroring.service", service.mirroring().service());
+      for (int i = 0; i < service.mirroring().mirrors_size(); ++i) {
+        out.emplace_back(absl::StrCat(path, ".mirroring.mirrors[", i, "].name"),
+                         service.mirroring().mirrors(i).name());
+      }
+      break;
+    case v1::Service::kFailover:
+      out.emplace_back(path + ".failover.service", service.failover().service());
+      out.emplace_back(path + ".failover.fallback", service.failover().fallback());
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+void CheckComposite(Problems& p, const v1::Config& config, const std::string& name,
+                    const v1::Service& service) {
+  std::string path = absl::StrCat("services.", name);
+  for (const auto& [at, child] : Children(name, service)) {
+    auto it = config.services().find(child);
+    if (child.empty()) {
+      p.Add(at, "names a service: must not be empty");
+    } else if (it == config.services().end()) {
+      p.Add(at, absl::StrCat("no service named \"", child, "\""));
+    } else if (it->second.has_mirroring()) {
+      // A mirror copy is made once, at the top: mirroring is for routers.
+      p.Add(at, absl::StrCat("\"", child, "\" is a mirroring service; only routers may use one"));
+    }
+  }
+  if (service.has_weighted()) {
+    const v1::Weighted& w = service.weighted();
+    if (w.services().empty()) p.Add(path + ".weighted.services", "at least one service is needed");
+    for (int i = 0; i < w.services_size(); ++i) {
+      if (w.services(i).weight() > kMaxWeight) {
+        p.Add(absl::StrCat(path, ".weighted.services[", i, "].weight"),
+              absl::StrCat("must be at most ", kMaxWeight, ", got ", w.services(i).weight()));
+      }
+    }
+  } else if (service.has_mirroring()) {
+    const v1::Mirroring& m = service.mirroring();
+    for (int i = 0; i < m.mirrors_size(); ++i) {
+      if (m.mirrors(i).percent() > 100) {
+        p.Add(absl::StrCat(path, ".mirroring.mirrors[", i, "].percent"),
+              absl::StrCat("is a percent: at most 100, got ", m.mirrors(i).percent()));
+      }
+    }
+    if (m.max_body_size() > (16u << 20)) {
+      p.Add(path + ".mirroring.maxBodySize",
+            absl::StrCat("must be at most 16777216, got ", m.max_body_size()));
+    }
+  }
+}
+
+// Composite services must not route back to themselves.
+void CheckCycles(Problems& p, const v1::Config& config) {
+  enum class Mark { kNew, kOnPath, kDone };
+  std::map<std::string, Mark> marks;
+  std::vector<std::string> path;
+  std::function<void(const std::string&)> visit = [&](const std::string& name) {
+    marks[name] = Mark::kOnPath;
+    path.push_back(name);
+    for (const auto& [at, child] : Children(name, config.services().at(name))) {
+      if (!config.services().contains(child)) continue;  // reported elsewhere
+      Mark mark = marks.contains(child) ? marks[child] : Mark::kNew;
+      if (mark == Mark::kOnPath) {
+        auto from = std::find(path.begin(), path.end(), child);
+        std::vector<std::string> cycle(from, path.end());
+        cycle.push_back(child);
+        p.Add(at, absl::StrCat("cycle ", absl::StrJoin(cycle, " → ")));
+      } else if (mark == Mark::kNew) {
+        visit(child);
+      }
+    }
+    path.pop_back();
+    marks[name] = Mark::kDone;
+  };
+  for (const auto& [name, service] : Sorted(config.services())) {
+    if (!marks.contains(name)) visit(name);
+  }
+}
+
 }  // namespace
 
 absl::Status ValidateConfig(const v1::Config& config) {
@@ -217,8 +314,12 @@ absl::Status ValidateConfig(const v1::Config& config) {
   for (const auto& [name, service] : Sorted(config.services())) {
     CheckName(p, "services", name);
     std::string path = absl::StrCat("services.", name);
+    if (service->kind_case() == v1::Service::KIND_NOT_SET) {
+      p.Add(path, "a service needs one of loadBalancer, weighted, mirroring, failover");
+      continue;
+    }
     if (!service->has_load_balancer()) {
-      p.Add(path, "a service needs a loadBalancer");
+      CheckComposite(p, config, name, *service);
       continue;
     }
     const v1::LoadBalancer& lb = service->load_balancer();
@@ -258,6 +359,8 @@ absl::Status ValidateConfig(const v1::Config& config) {
       }
     }
   }
+
+  CheckCycles(p, config);
 
   for (const auto& [name, transport] : Sorted(config.servers_transports())) {
     CheckName(p, "serversTransports", name);

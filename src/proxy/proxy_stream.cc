@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -115,10 +116,10 @@ void ProxyStream::Start() {
                                   downstream_.entry_point()));
     return;
   }
-  service_ = snapshot_->service(route->service_name);
-  if (service_ == nullptr || service_->backends.empty()) {
+  routed_ = snapshot_->service(route->service_name);
+  if (routed_ == nullptr) {
     FinishWithStatus(h2::GrpcStatus::kUnavailable,
-                     absl::StrCat("service ", route->service_name, " has no servers"));
+                     absl::StrCat("service ", route->service_name, " does not exist"));
     return;
   }
 
@@ -133,22 +134,74 @@ void ProxyStream::Start() {
   StartAttempt();
 }
 
+const config::ServiceEntry* ProxyStream::Resolve(absl::Time now, std::string* why) {
+  using Kind = config::ServiceEntry::Kind;
+  const config::ServiceEntry* node = routed_;
+  for (;;) {
+    switch (node->kind) {
+      case Kind::kLoadBalancer:
+        return node;
+      case Kind::kMirroring:
+        node = node->children[0];
+        break;
+      case Kind::kFailover:
+        node = node->children[0]->HasHealthyServer(now) ? node->children[0] : node->children[1];
+        break;
+      case Kind::kWeighted: {
+        ProxyContext::ServiceState& state = downstream_.context().StateOf(*node);
+        const config::ServiceEntry& weighted = *node;
+        balance::PickResult picked = balance::Pick(
+            *weighted.plan, state.picker,
+            balance::PickArgs{
+                .hash_value = std::nullopt,
+                .avoid = {},
+                .usable =
+                    [&](size_t i) {
+                      return !weighted.propagate_health ||
+                             weighted.children[i]->HasHealthyServer(now);
+                    },
+                .in_flight = [](size_t) { return 0u; },
+            });
+        const auto* complete = std::get_if<balance::Complete>(&picked);
+        if (complete == nullptr) {
+          *why = absl::StrCat("service ", weighted.name, ": no service with a healthy server");
+          return nullptr;
+        }
+        node = weighted.children[complete->server];
+        break;
+      }
+    }
+  }
+}
+
 void ProxyStream::StartAttempt() {
   ++attempts_;
   attempt_sent_ = false;
   ProxyContext& context = downstream_.context();
+  absl::Time now = context.dispatcher().Now();
+  // Every attempt chooses again, at every level.
+  std::string why;
+  service_ = Resolve(now, &why);
+  if (service_ == nullptr) {
+    FinishWithStatus(h2::GrpcStatus::kUnavailable, why);
+    return;
+  }
   ProxyContext::ServiceState& state = context.StateOf(*service_);
   const balance::Plan& plan = *service_->plan;
   std::optional<absl::string_view> hash_value;
   if (plan.strategy() == balance::Strategy::kHash) {
     if (const std::string* v = FindHeader(request_headers_, plan.hash_header())) hash_value = *v;
   }
-  absl::Time now = context.dispatcher().Now();
+  // The servers of this load balancer this RPC tried already.
+  absl::InlinedVector<size_t, 4> avoid;
+  for (const auto& [leaf, index] : tried_) {
+    if (leaf == service_) avoid.push_back(index);
+  }
   balance::PickResult picked = balance::Pick(
       plan, state.picker,
       balance::PickArgs{
           .hash_value = hash_value,
-          .avoid = tried_,
+          .avoid = avoid,
           .usable = [&](size_t i) { return service_->health[i]->Usable(now); },
           .in_flight = [&](size_t i) { return state.loads[i]->in_flight; },
       });
@@ -160,7 +213,7 @@ void ProxyStream::StartAttempt() {
   }
   backend_index_ = complete->server;
   backend_ = &service_->backends[backend_index_];
-  tried_.push_back(backend_index_);
+  tried_.emplace_back(service_, backend_index_);
   load_ = state.loads[backend_index_];
   ++load_->in_flight;
   const std::string& key = service_->pool_keys[backend_index_];
@@ -569,7 +622,10 @@ bool ProxyStream::CanRetry(Failure failure, h2::GrpcStatus status) const {
     if (transparent_retries_ >= kMaxTransparentRetries) return false;
     // A server that could not be reached will not be reached now either;
     // a refused stream may well succeed on a fresh connection.
-    return failure == Failure::kRefused || tried_.size() < service_->backends.size();
+    if (failure == Failure::kRefused) return true;
+    size_t tried_here = std::count_if(tried_.begin(), tried_.end(),
+                                      [&](const auto& t) { return t.first == service_; });
+    return tried_here < service_->backends.size();
   }
   int policy_attempts = attempts_ - transparent_retries_;
   if (policy_attempts >= static_cast<int>(service_->retry.max_attempts)) return false;

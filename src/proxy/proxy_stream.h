@@ -135,6 +135,10 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   // Why no server of service_ can take an RPC: "2 down by health check, 1
   // ejected".
   std::string NoServerReason() const;
+  // The load balancer below routed_ for this attempt: weighted services
+  // pick a child, failover its service or fallback, mirroring its main
+  // service. Null (with `why`) when a weighted service has no usable child.
+  const config::ServiceEntry* Resolve(absl::Time now, std::string* why);
   // Nothing more comes from the backend (trailers, or END_STREAM on DATA).
   void ResponseComplete();
   // Frees the replay copy (and its count).
@@ -151,7 +155,10 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   const int32_t stream_id_;
   // The configuration this RPC started under.
   std::shared_ptr<const config::Snapshot> snapshot_;
-  const config::ServiceEntry* service_ = nullptr;  // in snapshot_
+  // The service the route named (in snapshot_), and the load balancer this
+  // attempt resolved it to (itself, or one below a composite).
+  const config::ServiceEntry* routed_ = nullptr;
+  const config::ServiceEntry* service_ = nullptr;
   const upstream::Backend* backend_ = nullptr;     // in snapshot_, this attempt's
   size_t backend_index_ = 0;                       // of backend_ in service_
   // This attempt's server's load on this worker (counted in flight while
@@ -172,7 +179,8 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
 
   int attempts_ = 0;             // attempts started
   int transparent_retries_ = 0;  // of them, retries of never-sent attempts
-  std::vector<size_t> tried_;  // backend indices, in order
+  // Servers tried so far (load-balancer service, backend index), in order.
+  std::vector<std::pair<const config::ServiceEntry*, size_t>> tried_;
   // Set while this RPC waits in a pool's queue for a stream. A pool with a
   // queued RPC is never evicted (PoolSet::EvictIdle), so it outlives this.
   upstream::ConnPool* waiting_in_ = nullptr;
