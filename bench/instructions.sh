@@ -7,7 +7,8 @@
 #
 # Prints instructions per MiB carried (200 x 1 MiB responses) and per small
 # request (5000 requests), each measured in its own strait process, in front
-# of nghttpd.
+# of nghttpd. With KEEP_CALLGRIND=dir, the three callgrind outputs are kept
+# there (idle.out, big.out, small.out) for callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build/src/server/strait}
@@ -26,7 +27,9 @@ routers: {all: {rule: "PathPrefix(`/`)", service: s}}
 services: {s: {loadBalancer: {servers: [{url: "h2c://127.0.0.1:18680"}]}}}
 YAML
 
-count() {  # h2load args... -> instructions strait executed (startup included)
+count() {  # name h2load-args... -> instructions strait executed (startup included)
+  local name=$1
+  shift
   valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" "$bin" --config "$dir/strait.yaml" \
     --workers 1 --log-level warn >/dev/null 2>"$dir/cg.err" &
   local pid=$!
@@ -38,10 +41,14 @@ count() {  # h2load args... -> instructions strait executed (startup included)
   h2load "$@" >/dev/null 2>&1
   kill -INT "$pid"
   wait "$pid" || true
+  if [ -n "${KEEP_CALLGRIND:-}" ]; then
+    mkdir -p "$KEEP_CALLGRIND"
+    cp "$dir/cg.out" "$KEEP_CALLGRIND/$name.out"
+  fi
   awk '/Collected/ {print $4}' "$dir/cg.err"
 }
-idle=$(count -n 1 http://127.0.0.1:18681/index.html)
-big=$(count -n 200 -c 2 -m 2 http://127.0.0.1:18681/1m.bin)
-small=$(count -n 5000 -c 4 -m 16 http://127.0.0.1:18681/index.html)
+idle=$(count idle -n 1 http://127.0.0.1:18681/index.html)
+big=$(count big -n 200 -c 2 -m 2 http://127.0.0.1:18681/1m.bin)
+small=$(count small -n 5000 -c 4 -m 16 http://127.0.0.1:18681/index.html)
 echo "per MiB carried:     $(( (big - idle) / 200 )) instructions"
 echo "per small request:   $(( (small - idle) / 5000 )) instructions"
