@@ -105,12 +105,12 @@ void Dispatcher::UseManualClockForTest(absl::Time start) {
 
 void Dispatcher::AdvanceClockForTest(absl::Duration by) {
   absl::Time until = manual_now_ + by;
-  while (!manual_timers_.empty() && std::get<0>(*manual_timers_.begin()) <= until) {
-    auto entry = *manual_timers_.begin();
+  while (!manual_timers_.empty() && manual_timers_.begin()->first <= until) {
+    auto [due, timer] = *manual_timers_.begin();
     manual_timers_.erase(manual_timers_.begin());
-    Timer* timer = std::get<2>(entry);
-    timer->manual_entry_.reset();
-    manual_now_ = std::max(manual_now_, std::get<0>(entry));
+    manual_armed_.erase(timer);
+    timer->pending_ = false;
+    manual_now_ = std::max(manual_now_, due);
     timer->cb_();
   }
   manual_now_ = until;
@@ -160,39 +160,49 @@ Timer::Timer(Dispatcher& dispatcher, std::function<void()> cb)
     : dispatcher_(dispatcher), cb_(std::move(cb)) {}
 
 Timer::~Timer() {
-  Disarm();
-  if (ev_ != nullptr) event_free(ev_);
+  if (pending_ && dispatcher_.manual_clock_) Disarm();
+  if (ev_ != nullptr) event_free(ev_);  // deletes a pending event too
 }
 
 void Timer::Arm(absl::Duration after) {
   if (dispatcher_.manual_clock_) {
     Disarm();
-    manual_entry_.emplace(dispatcher_.manual_now_ + std::max(after, absl::ZeroDuration()),
-                          dispatcher_.manual_seq_++, this);
-    dispatcher_.manual_timers_.insert(*manual_entry_);
+    auto it = dispatcher_.manual_timers_.emplace(
+        dispatcher_.manual_now_ + std::max(after, absl::ZeroDuration()), this);
+    dispatcher_.manual_armed_[this] = it;
+    pending_ = true;
     return;
   }
   if (ev_ == nullptr) {
     ev_ = evtimer_new(
         dispatcher_.base(),
-        [](evutil_socket_t, short, void* self) { static_cast<Timer*>(self)->cb_(); }, this);
+        [](evutil_socket_t, short, void* self) {
+          auto* timer = static_cast<Timer*>(self);
+          timer->pending_ = false;
+          timer->cb_();
+        },
+        this);
   }
   timeval tv = DurationToTimeval(after);
   evtimer_add(ev_, &tv);
+  pending_ = true;
 }
 
 void Timer::Disarm() {
-  if (manual_entry_) {
-    dispatcher_.manual_timers_.erase(*manual_entry_);
-    manual_entry_.reset();
+  if (!pending_) return;
+  pending_ = false;
+  if (dispatcher_.manual_clock_) {
+    auto it = dispatcher_.manual_armed_.find(this);
+    if (it != dispatcher_.manual_armed_.end()) {
+      dispatcher_.manual_timers_.erase(it->second);
+      dispatcher_.manual_armed_.erase(it);
+    }
+    return;
   }
-  if (ev_ != nullptr) evtimer_del(ev_);
+  evtimer_del(ev_);
 }
 
-bool Timer::armed() const {
-  return manual_entry_.has_value() ||
-         (ev_ != nullptr && evtimer_pending(ev_, nullptr) != 0);
-}
+bool Timer::armed() const { return pending_; }
 
 DeferredCall::DeferredCall(Dispatcher& dispatcher, std::function<void()> cb)
     : cb_(std::move(cb)) {

@@ -6,12 +6,12 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
+#include <map>
 #include <thread>
-#include <tuple>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 
 struct event_base;
@@ -84,9 +84,11 @@ class Dispatcher {
   std::thread::id loop_thread_;
   bool manual_clock_ = false;
   absl::Time manual_now_;
-  // Timers armed on the manual clock: (due, arming order, timer).
-  std::set<std::tuple<absl::Time, uint64_t, Timer*>> manual_timers_;
-  uint64_t manual_seq_ = 0;
+  // Timers armed on the manual clock, by due time (equal times fire in
+  // arming order), and where each one is: the Timer itself stays as small
+  // as without a manual clock (a stream has five).
+  std::multimap<absl::Time, Timer*> manual_timers_;
+  absl::flat_hash_map<Timer*, std::multimap<absl::Time, Timer*>::iterator> manual_armed_;
   std::vector<std::unique_ptr<Deletable>> to_delete_;
   std::mutex mu_;
   std::vector<std::function<void()>> posted_ ABSL_GUARDED_BY(mu_);
@@ -129,9 +131,10 @@ class Timer {
 
   Dispatcher& dispatcher_;
   ::event* ev_ = nullptr;
+  // Set by Arm, cleared when it fires or is disarmed: most streams disarm
+  // timers that were never armed, which then costs nothing.
+  bool pending_ = false;
   std::function<void()> cb_;
-  // On a manual clock: this timer's entry in manual_timers_, if armed.
-  std::optional<std::tuple<absl::Time, uint64_t, Timer*>> manual_entry_;
 };
 
 // A callback to run later in the current loop turn, once however often it is
