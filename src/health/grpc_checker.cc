@@ -84,12 +84,20 @@ class GrpcChecker::WatchStream final : public grpc::ClientReadReactor<HealthChec
   // grpc::ClientReadReactor
   void OnReadDone(bool ok) override {
     if (!ok) return;  // OnDone follows
-    checker_->OnWatchReport(response_.status());
-    StartRead(&response_);
+    if (checker_->OnWatchReport(response_.status())) {
+      StartRead(&response_);
+      return;
+    }
+    // Not serving: a server says so before it stops, and an open stream
+    // would hold its graceful shutdown up to the deadline (gRPC C++ and
+    // grpc-go wait for every call). Let go; the checker watches again
+    // after a backoff.
+    ended_by_us_ = true;
+    Cancel();
   }
   void OnDone(const grpc::Status& status) override {
     GrpcChecker* checker = checker_;
-    bool goes_on = checker->OnWatchDone(status);
+    bool goes_on = checker->OnWatchDone(status, ended_by_us_);
     self_.reset();  // may free this
     if (!goes_on) checker->EndChain();
   }
@@ -97,6 +105,7 @@ class GrpcChecker::WatchStream final : public grpc::ClientReadReactor<HealthChec
  private:
   GrpcChecker* const checker_;  // outlives the stream's callbacks: waits for its chain
   std::shared_ptr<WatchStream> self_;
+  bool ended_by_us_ = false;  // cancelled after a NOT_SERVING report
   grpc::ClientContext context_;
   HealthCheckRequest request_;
   HealthCheckResponse response_;
@@ -243,22 +252,30 @@ void GrpcChecker::OnWatchAlarm(bool ok) {
   StartWatch();
 }
 
-void GrpcChecker::OnWatchReport(HealthCheckResponse::ServingStatus status) {
+bool GrpcChecker::OnWatchReport(HealthCheckResponse::ServingStatus status) {
   absl::MutexLock lock(&mu_);
-  if (stopped_) return;
-  watch_backoff_ = kWatchBackoffInitial;
+  if (stopped_) return false;
   const bool serving = status == HealthCheckResponse::SERVING;
+  // Only SERVING starts the backoff over: a server that stays NOT_SERVING
+  // is watched again ever more slowly (up to the interval), not in a loop.
+  if (serving) watch_backoff_ = kWatchBackoffInitial;
   watch_state_ = serving ? WatchState::kServing : WatchState::kNotServing;
   // Authoritative: the Check streak starts over from the report.
   streak_.Reset(serving);
   PublishLocked(absl::StrCat("Watch(", service_label_, ") reported ",
                              HealthCheckResponse::ServingStatus_Name(status)));
+  return serving;
 }
 
-bool GrpcChecker::OnWatchDone(const grpc::Status& status) {
+bool GrpcChecker::OnWatchDone(const grpc::Status& status, bool after_not_serving) {
   absl::MutexLock lock(&mu_);
   watch_.reset();
   if (stopped_) return false;
+  if (after_not_serving) {
+    // Closed by us after NOT_SERVING: the verdict (and its reason) stands.
+    ArmWatchLocked(NextWatchBackoffLocked());
+    return true;
+  }
   if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
     // No Watch on this server: Check alone decides from now on.
     STRAIT_LOG(kInfo, "health: ", health_->label(),
@@ -270,13 +287,17 @@ bool GrpcChecker::OnWatchDone(const grpc::Status& status) {
   }
   watch_state_ = WatchState::kBroken;
   PublishLocked(absl::StrCat("Watch(", service_label_, ") stream ended: ", StatusText(status)));
+  ArmWatchLocked(NextWatchBackoffLocked());
+  return true;
+}
+
+absl::Duration GrpcChecker::NextWatchBackoffLocked() {
   const absl::Duration cap =
       std::max(kWatchBackoffInitial, std::min(kWatchBackoffMax, settings_.interval));
   const absl::Duration delay =
       watch_backoff_ * absl::Uniform(rng_, 1.0 - kWatchBackoffJitter, 1.0 + kWatchBackoffJitter);
   watch_backoff_ = std::min(cap, watch_backoff_ * kWatchBackoffMultiplier);
-  ArmWatchLocked(delay);
-  return true;
+  return delay;
 }
 
 }  // namespace strait::health

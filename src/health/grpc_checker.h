@@ -79,9 +79,13 @@ class GrpcChecker final : public Checker {
   void ArmWatchLocked(absl::Duration after) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnWatchAlarm(bool ok);
   void StartWatch();
-  void OnWatchReport(grpc::health::v1::HealthCheckResponse::ServingStatus status);
+  // Returns whether the stream should go on (the server is SERVING).
+  bool OnWatchReport(grpc::health::v1::HealthCheckResponse::ServingStatus status);
   // Returns whether the chain goes on (an alarm was armed).
-  bool OnWatchDone(const grpc::Status& status);
+  // `after_not_serving`: the stream ended because we let go of it.
+  bool OnWatchDone(const grpc::Status& status, bool after_not_serving);
+  // The delay before watching again, with jitter; grows it.
+  absl::Duration NextWatchBackoffLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends one chain of callbacks; the last thing a callback does.
   void EndChain();
 
