@@ -178,7 +178,8 @@ void ProxyStream::StartAttempt() {
   ++attempts_;
   attempt_sent_ = false;
   ProxyContext& context = downstream_.context();
-  absl::Time now = context.dispatcher().Now();
+  // The first attempt starts as the stream does: no need to read the clock.
+  absl::Time now = attempts_ == 1 ? started_ : context.dispatcher().Now();
   // Every attempt chooses again, at every level.
   std::string why;
   service_ = Resolve(now, &why);

@@ -23,6 +23,18 @@ routers: {r: {rule: "PathPrefix(`/`)", service: s}}
 services: {s: {loadBalancer: {servers: [{url: "h2c://127.0.0.1:1"}]}}}
 )yaml";
 
+// One load balancer, its map left open for more fields.
+const char kLb[] =
+    "entryPoints: {web: {address: ':0'}}\n"
+    "services: {s: {loadBalancer: {servers: [{url: 'h2c://a:1'}], ";
+
+// Two load balancers, a and b; more services may follow, indented.
+const char kTwo[] =
+    "entryPoints: {web: {address: ':0'}}\n"
+    "services:\n"
+    "  a: {loadBalancer: {servers: [{url: 'h2c://a:1'}]}}\n"
+    "  b: {loadBalancer: {servers: [{url: 'h2c://b:1'}]}}\n";
+
 TEST(ValidateTest, AGoodConfigPasses) { EXPECT_TRUE(ValidateConfig(Parse(kGood)).ok()); }
 
 TEST(ValidateTest, EachProblemNamesItsField) {
@@ -46,7 +58,7 @@ TEST(ValidateTest, EachProblemNamesItsField) {
        "services: {s: {loadBalancer: {servers: [{url: 'h2c://a:1'}]}}}",
        "routers.x.entryPoints[1]: no entry point named \"mars\""},
       {"entryPoints: {web: {address: ':0'}}\nservices: {s: {}}",
-       "services.s: a service needs a loadBalancer"},
+       "services.s: a service needs one of loadBalancer, weighted, mirroring, failover"},
       {"entryPoints: {web: {address: ':0'}}\nservices: {s: {loadBalancer: {}}}",
        "services.s.loadBalancer.servers: at least one server is needed"},
       {"entryPoints: {web: {address: ':0'}}\n"
@@ -66,6 +78,53 @@ TEST(ValidateTest, EachProblemNamesItsField) {
        "retry: {retryOn: [UNAVAILABLE, NOPE]}}}}",
        "services.s.loadBalancer.retry.retryOn[1]: unknown gRPC status \"NOPE\""},
       {"entryPoints: {'we b': {address: ':0'}}", "entryPoints.we b: names must not contain"},
+      // Balancing and health (issue 15).
+      {std::string(kLb) + "strategy: rr}}}", "services.s.loadBalancer.strategy: unknown strategy \"rr\""},
+      {std::string(kLb) + "strategy: hash}}}",
+       "services.s.loadBalancer.hashOn.header: strategy hash needs a header"},
+      {std::string(kLb) + "hashOn: {header: x}}}}", "services.s.loadBalancer.hashOn: is used only"},
+      {std::string(kLb) + "strategy: hash, hashOn: {header: 'x y'}}}}",
+       "services.s.loadBalancer.hashOn.header: \"x y\" is not a header name"},
+      {std::string(kLb) + "panicThreshold: 101}}}", "services.s.loadBalancer.panicThreshold"},
+      {std::string(kLb) + "healthCheck: {mode: tcp}}}}",
+       "services.s.loadBalancer.healthCheck.mode: unknown mode \"tcp\""},
+      {std::string(kLb) + "healthCheck: {mode: http}}}}",
+       "services.s.loadBalancer.healthCheck.path: mode http needs a path"},
+      {std::string(kLb) + "healthCheck: {mode: http, path: /h, watch: true}}}}",
+       "services.s.loadBalancer.healthCheck.watch: is for mode grpc only"},
+      {std::string(kLb) + "healthCheck: {path: /h}}}}",
+       "services.s.loadBalancer.healthCheck.path: is for mode http only"},
+      {std::string(kLb) + "healthCheck: {interval: 0s}}}}",
+       "services.s.loadBalancer.healthCheck.interval: must be positive"},
+      {std::string(kLb) + "healthCheck: {unhealthyThreshold: 1000}}}}",
+       "services.s.loadBalancer.healthCheck.unhealthyThreshold: must be at most 100"},
+      {std::string(kLb) + "passiveHealthCheck: {maxEjectionPercent: 120}}}}",
+       "services.s.loadBalancer.passiveHealthCheck.maxEjectionPercent"},
+      {std::string(kLb) + "passiveHealthCheck: {baseEjectionTime: 0s}}}}",
+       "services.s.loadBalancer.passiveHealthCheck.baseEjectionTime: must be positive"},
+      {"entryPoints: {web: {address: ':0'}}\n"
+       "services: {s: {loadBalancer: {servers: [{url: 'h2c://a:1', weight: 2000000}]}}}",
+       "services.s.loadBalancer.servers[0].weight: must be at most 1000000"},
+      // Composite services (issue 16).
+      {std::string(kTwo) + "  w: {weighted: {services: [{name: a}, {name: ghost}]}}",
+       "services.w.weighted.services[1].name: no service named \"ghost\""},
+      {std::string(kTwo) + "  w: {weighted: {}}", "services.w.weighted.services: at least one"},
+      {std::string(kTwo) + "  w: {weighted: {services: [{name: a}, {name: w2}]}}\n"
+       "  w2: {weighted: {services: [{name: w}]}}",
+       "services.w2.weighted.services[0].name: cycle w → w2 → w"},
+      {std::string(kTwo) + "  f: {failover: {service: a, fallback: f}}",
+       "services.f.failover.fallback: cycle f → f"},
+      {std::string(kTwo) + "  f: {failover: {service: a}}",
+       "services.f.failover.fallback: names a service: must not be empty"},
+      {std::string(kTwo) + "  m: {mirroring: {service: a, mirrors: [{name: b, percent: 150}]}}",
+       "services.m.mirroring.mirrors[0].percent: is a percent"},
+      {std::string(kTwo) + "  m: {mirroring: {service: a}}\n"
+       "  w: {weighted: {services: [{name: m}]}}",
+       "services.w.weighted.services[0].name: \"m\" is a mirroring service"},
+      {std::string(kTwo) + "  w: {weighted: {services: [{name: a, weight: 9}, {name: b}]}}\n"
+       "  f: {failover: {service: w, fallback: b, healthCheck: {}}}\n"
+       "  m: {mirroring: {service: f, mirrors: [{name: a, percent: 10}]}}",
+       ""},
   };
   for (const Case& c : cases) {
     absl::Status s = ValidateConfig(Parse(c.yaml));
