@@ -241,6 +241,36 @@ TEST_F(HealthTest, ADeadServerIsEjectedBeforeItsNextCheckAndComesBack) {
   EXPECT_EQ(Calls(10), (std::map<std::string, int>{{"a", 5}, {"b", 5}}));
 }
 
+// The same for a server process killed with SIGKILL (no GOAWAY: the kernel
+// resets its connections): strait's connection to it breaks, its next RPCs
+// fail to connect and go on to the other server, and it is ejected — while
+// its active check, an hour away, still says up.
+TEST_F(HealthTest, ASigkilledServerIsEjectedPassively) {
+  backends_.push_back(std::make_unique<TestBackend>("a", kWithHealth));
+  ChildBackend doomed("doomed", /*health=*/true);
+  config::v1::Config config = EchoConfig({backends_[0]->address(), doomed.address()});
+  Lb(config)->set_strategy("wrr");
+  Check(config, absl::Hours(1))->set_initially_healthy(false);
+  Lb(config)->mutable_passive_health_check()->set_consecutive_failures(3);
+  StartProxy(config, 1);
+  std::string url = "h2c://" + doomed.address();
+  ASSERT_TRUE(Eventually([&] { return Up(url) && Up(Url(*backends_[0])); }));
+  EXPECT_EQ(Calls(10), (std::map<std::string, int>{{"a", 5}, {"doomed", 5}}));
+
+  doomed.Kill();
+  // At most one RPC can fail: one sent on the old connection before strait
+  // read its reset (the backend may have seen it: not retried without a
+  // policy). The rest never reach the dead server.
+  std::map<std::string, int> served = Calls(20);
+  EXPECT_EQ(served["a"] + served["error 14"], 20);
+  EXPECT_LE(served["error 14"], 1);
+  std::optional<server::ServerHealthView> h = server_->Health("echo", url);
+  ASSERT_TRUE(h.has_value());
+  EXPECT_TRUE(h->ejected);
+  EXPECT_TRUE(h->active_up) << "no active check has run";
+  EXPECT_EQ(server_->Stats().ejections, 1u);
+}
+
 // maxEjectionPercent: with two of three servers dead, only one may be
 // ejected (50% of 3 rounds down to 1): the other stays in and keeps
 // failing its share, as Envoy does, rather than piling everything on the
