@@ -344,7 +344,9 @@ function deadlineCancel(client, count) {
 
 function cancelUnderLoad(client, count) {
   return abandonBatch(client, count, [grpc.status.CANCELLED, grpc.status.DEADLINE_EXCEEDED],
-                      () => unary(client, {sleep_ms: 50}, {cancelAfterMs: 5}));
+                      // The backend would answer after 1 s: every call it sees must
+                      // end by the cancel (5 ms in) long before, however loaded.
+                      () => unary(client, {sleep_ms: 1000}, {cancelAfterMs: 5}));
 }
 
 const kKeepaliveOptions = {

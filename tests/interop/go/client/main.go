@@ -384,7 +384,9 @@ func cancelUnderLoad(ctx context.Context, c *client, count int) (string, error) 
 		defer cancel()
 		timer := time.AfterFunc(5*time.Millisecond, cancel)
 		defer timer.Stop()
-		_, err := c.echo.Unary(callCtx, &pb.EchoRequest{SleepMs: 50})
+		// The backend would answer after 1 s: every call it sees must end by
+		// the cancel (5 ms in) long before that, however loaded the machine.
+		_, err := c.echo.Unary(callCtx, &pb.EchoRequest{SleepMs: 1000})
 		return err
 	})
 }
