@@ -20,6 +20,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "absl/status/status.h"
+#include "tests/integration/load_loops.h"
 #include "tests/integration/proxy_fixture.h"
 
 namespace strait::testing {
@@ -41,93 +43,15 @@ constexpr absl::Duration kBaseEjection = absl::Milliseconds(100);
 // RPCs completed before the first restart and after each backend serves again.
 constexpr int kRpcsBetweenSteps = 300;
 
-const char* CodeName(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::OK: return "OK";
-    case grpc::CANCELLED: return "CANCELLED";
-    case grpc::UNKNOWN: return "UNKNOWN";
-    case grpc::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case grpc::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case grpc::NOT_FOUND: return "NOT_FOUND";
-    case grpc::ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case grpc::PERMISSION_DENIED: return "PERMISSION_DENIED";
-    case grpc::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case grpc::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case grpc::ABORTED: return "ABORTED";
-    case grpc::OUT_OF_RANGE: return "OUT_OF_RANGE";
-    case grpc::UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case grpc::INTERNAL: return "INTERNAL";
-    case grpc::UNAVAILABLE: return "UNAVAILABLE";
-    case grpc::DATA_LOSS: return "DATA_LOSS";
-    case grpc::UNAUTHENTICATED: return "UNAUTHENTICATED";
-    default: return "?";
+// "N RPCs, F failed; CANCELLED: 3" and the first few failures.
+std::string Summary(const Outcomes& outcomes) {
+  std::string out = absl::StrCat(outcomes.total(), " RPCs, ", outcomes.failed(), " failed");
+  for (const auto& [code, n] : outcomes.failures()) {
+    absl::StrAppend(&out, "; ", absl::StatusCodeToString(static_cast<absl::StatusCode>(code)),
+                    ": ", n);
   }
-}
-
-// Final statuses from many threads: totals, failures by code, the first
-// few failure messages.
-class Outcomes {
- public:
-  void Record(const grpc::Status& status, const std::string& what) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++total_;
-    if (status.ok()) return;
-    ++failed_;
-    ++by_code_[absl::StrCat(what, " ", CodeName(status.error_code()))];
-    if (examples_.size() < 5) {
-      examples_.push_back(absl::StrCat(what, ": ", CodeName(status.error_code()), " ",
-                                       status.error_message()));
-    }
-  }
-  int total() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return total_;
-  }
-  std::string Summary() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::string out = absl::StrCat(total_, " RPCs, ", failed_, " failed");
-    for (const auto& [code, n] : by_code_) absl::StrAppend(&out, "; ", code, ": ", n);
-    for (const auto& e : examples_) absl::StrAppend(&out, "\n    e.g. ", e);
-    return out;
-  }
-
- private:
-  mutable std::mutex mu_;
-  int total_ = 0;
-  int failed_ = 0;
-  std::map<std::string, int> by_code_;
-  std::vector<std::string> examples_;
-};
-
-grpc::Status UnaryCall(test::v1::Echo::Stub& stub) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  EchoRequest req;
-  req.set_payload("restart me");
-  EchoResponse resp;
-  grpc::Status s = stub.Unary(&ctx, req, &resp);
-  if (s.ok() && resp.payload() != "restart me") return grpc::Status(grpc::DATA_LOSS, "payload");
-  return s;
-}
-
-// 5 messages, 20 ms apart: a short stream, always in flight somewhere.
-grpc::Status StreamCall(test::v1::Echo::Stub& stub) {
-  constexpr int kMessages = 5;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  EchoRequest req;
-  req.set_response_count(kMessages);
-  req.set_response_size(100);
-  req.set_sleep_ms(20);
-  auto reader = stub.ServerStream(&ctx, req);
-  EchoResponse resp;
-  int n = 0;
-  while (reader->Read(&resp)) {
-    if (resp.index() != n++) return grpc::Status(grpc::DATA_LOSS, "out of order");
-  }
-  grpc::Status s = reader->Finish();
-  if (s.ok() && n != kMessages) return grpc::Status(grpc::DATA_LOSS, absl::StrCat(n, " msgs"));
-  return s;
+  if (outcomes.failed() > 0) absl::StrAppend(&out, "\n    e.g. ", outcomes.examples());
+  return out;
 }
 
 class RollingRestartBench : public ProxyTest {
@@ -156,13 +80,13 @@ class RollingRestartBench : public ProxyTest {
     for (int i = 0; i < 4; ++i) {
       load.emplace_back([&] {
         auto stub = MakeStub(proxy_port());
-        while (!stop) outcomes.Record(UnaryCall(*stub), "unary");
+        while (!stop) outcomes.Record(UnaryCall(*stub, 0), "unary");
       });
     }
     for (int i = 0; i < 2; ++i) {
       load.emplace_back([&] {
         auto stub = MakeStub(proxy_port());
-        while (!stop) outcomes.Record(StreamCall(*stub), "stream");
+        while (!stop) outcomes.Record(StreamCall(*stub, 5, 20), "stream");
       });
     }
     // Steps wait for finished RPCs, not for time, so load runs before,
@@ -195,7 +119,7 @@ class RollingRestartBench : public ProxyTest {
     for (auto& t : load) t.join();
     std::string result =
         absl::StrCat(watch ? "watch: true, interval: 1s" : "interval: 1s (Check only)", " — ",
-                     outcomes.Summary(), "\n    run ",
+                     Summary(outcomes), "\n    run ",
                      absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(100))),
                      "; each DrainAndRestart took ", restarts);
     TearDown();

@@ -20,13 +20,9 @@ using ::testing::HasSubstr;
 using test::v1::EchoRequest;
 using test::v1::EchoResponse;
 
+// strait's view of a server has no event to wait on: poll it (bounded).
 bool Eventually(const std::function<bool()>& condition) {
-  absl::Time give_up = absl::Now() + absl::Seconds(20);
-  while (!condition()) {
-    if (absl::Now() > give_up) return false;
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  return true;
+  return RawH2Server::WaitFor(condition);
 }
 
 class CompositeTest : public ProxyTest {
@@ -104,38 +100,42 @@ TEST_F(CompositeTest, NestedWeightedServices) {
   EXPECT_EQ(Calls(400), (std::map<std::string, int>{{"a", 100}, {"b", 100}, {"c", 200}}));
 }
 
-// A canary whose only server is down by its health check: with
-// healthCheck: {} the weighted service skips it, and no RPC fails.
-TEST_F(CompositeTest, ADeadCanaryTakesNoRpcsWithHealthPropagation) {
-  TestBackend& stable = Backend("stable");
-  TestBackend& canary = Backend("canary", {.health = true});
-  config::v1::Config config = RoutedTo("api");
-  AddLb(config, "stable", {stable.address()});
-  config::v1::HealthCheck* hc = AddLb(config, "canary", {canary.address()})->mutable_health_check();
-  hc->mutable_interval()->set_nanos(50'000'000);
-  AddWeighted(config, "api", {{"stable", 1}, {"canary", 1}})->mutable_health_check();
-  StartProxy(config, 1);
-  canary.SetServing("", false);
-  std::string url = "h2c://" + canary.address();
-  ASSERT_TRUE(Eventually([&] { return !server_->Health("canary", url)->active_up; }));
+// api: weighted 1:1 over "stable" and "canary", the canary's only server
+// down by its health check (strait has seen it); `propagate` sets the
+// weighted service's healthCheck: {}.
+class CanaryTest : public CompositeTest {
+ protected:
+  void StartWithDeadCanary(bool propagate) {
+    TestBackend& stable = Backend("stable");
+    canary_ = &Backend("canary", {.health = true});
+    config::v1::Config config = RoutedTo("api");
+    AddLb(config, "stable", {stable.address()});
+    AddLb(config, "canary", {canary_->address()})
+        ->mutable_health_check()
+        ->mutable_interval()
+        ->set_nanos(50'000'000);
+    config::v1::Weighted* w = AddWeighted(config, "api", {{"stable", 1}, {"canary", 1}});
+    if (propagate) w->mutable_health_check();
+    StartProxy(config, 1);
+    canary_->SetServing("", false);
+    std::string url = "h2c://" + canary_->address();
+    ASSERT_TRUE(Eventually([&] { return !server_->Health("canary", url)->active_up; }));
+  }
+  TestBackend* canary_ = nullptr;
+};
+
+// With healthCheck: {} the weighted service skips the dead canary, and no
+// RPC fails.
+TEST_F(CanaryTest, ADeadCanaryTakesNoRpcsWithHealthPropagation) {
+  StartWithDeadCanary(/*propagate=*/true);
   EXPECT_EQ(Calls(100), (std::map<std::string, int>{{"stable", 100}}));
-  EXPECT_EQ(canary.calls(), 0);
+  EXPECT_EQ(canary_->calls(), 0);
 }
 
-// Without healthCheck: {}, the weighted service does not look: the dead
-// canary's share fails (UNAVAILABLE naming the canary service).
-TEST_F(CompositeTest, WithoutHealthPropagationTheCanarysShareFails) {
-  TestBackend& stable = Backend("stable");
-  TestBackend& canary = Backend("canary", {.health = true});
-  config::v1::Config config = RoutedTo("api");
-  AddLb(config, "stable", {stable.address()});
-  config::v1::HealthCheck* hc = AddLb(config, "canary", {canary.address()})->mutable_health_check();
-  hc->mutable_interval()->set_nanos(50'000'000);
-  AddWeighted(config, "api", {{"stable", 1}, {"canary", 1}});
-  StartProxy(config, 1);
-  canary.SetServing("", false);
-  std::string url = "h2c://" + canary.address();
-  ASSERT_TRUE(Eventually([&] { return !server_->Health("canary", url)->active_up; }));
+// Without it, the weighted service does not look: the dead canary's share
+// fails (UNAVAILABLE naming the canary service).
+TEST_F(CanaryTest, WithoutHealthPropagationTheCanarysShareFails) {
+  StartWithDeadCanary(/*propagate=*/false);
   EXPECT_EQ(Calls(100), (std::map<std::string, int>{{"stable", 50}, {"error 14", 50}}));
 }
 

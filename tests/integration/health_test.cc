@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "tests/integration/load_loops.h"
 #include "tests/integration/proxy_fixture.h"
+#include "tests/integration/raw_h2_server.h"
 
 namespace strait::testing {
 namespace {
@@ -23,15 +24,9 @@ using test::v1::EchoResponse;
 
 constexpr BackendOptions kWithHealth{.health = true};
 
-// Polls `condition` (every millisecond, at most 20 s): for state that has
-// no event to wait on, such as strait's view of a server.
+// strait's view of a server has no event to wait on: poll it (bounded).
 bool Eventually(const std::function<bool()>& condition) {
-  absl::Time give_up = absl::Now() + absl::Seconds(20);
-  while (!condition()) {
-    if (absl::Now() > give_up) return false;
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  return true;
+  return RawH2Server::WaitFor(condition);
 }
 
 void SetDuration(google::protobuf::Duration* d, absl::Duration value) {
