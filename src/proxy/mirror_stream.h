@@ -119,13 +119,13 @@ class MirrorStream : public upstream::StreamHandler, public event::Deletable {
   ProxyContext& context_;
   const uint64_t id_;
   const Source source_;
-  const bool copy_body_;  // mirrorBody
+  const bool copy_body_;   // mirrorBody
   const size_t max_body_;  // maxBodySize
   State state_ = State::kNew;
-  bool request_complete_;   // the client sent END_STREAM
-  bool answered_ = false;   // the mirror's END_STREAM arrived
-  size_t body_bytes_ = 0;   // copied so far
-  ByteQueue to_upstream_;   // copied, not yet taken by the upstream session
+  bool request_complete_;  // the client sent END_STREAM
+  bool answered_ = false;  // the mirror's END_STREAM arrived
+  size_t body_bytes_ = 0;  // copied so far
+  ByteQueue to_upstream_;  // copied, not yet taken by the upstream session
   // The load balancer and server the copy went to (in source_.snapshot),
   // and that server's load on this worker (counted in flight while set).
   const config::ServiceEntry* service_ = nullptr;

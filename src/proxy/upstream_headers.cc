@@ -37,9 +37,8 @@ HeaderList UpstreamHeaders(const HeaderList& client, const config::ServiceEntry&
     out.push_back(h);
   }
   if (remaining) out.push_back({"grpc-timeout", h2::FormatGrpcTimeout(*remaining)});
-  out.push_back({"x-forwarded-for", forwarded_for
-                                        ? absl::StrCat(*forwarded_for, ", ", peer_ip)
-                                        : std::string(peer_ip)});
+  out.push_back({"x-forwarded-for", forwarded_for ? absl::StrCat(*forwarded_for, ", ", peer_ip)
+                                                  : std::string(peer_ip)});
   out.push_back({"x-forwarded-proto", "http"});
   return out;
 }
