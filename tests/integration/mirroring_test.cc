@@ -182,6 +182,27 @@ TEST_F(MirroringTest, HundredPercentCopiesEveryRequestWhileTheClientSeesOnlyTheM
   EXPECT_EQ(c.mirror_copies_completed, static_cast<uint64_t>(kRpcs + 1));
 }
 
+// A router timeout (strait's own deadline, the client set none) reaches the
+// mirror as grpc-timeout, as it reaches the main service.
+TEST_F(MirroringTest, ACopyCarriesStraitsDeadline) {
+  backends_.push_back(std::make_unique<TestBackend>("main"));
+  backends_.push_back(std::make_unique<TestBackend>("mirror"));
+  config::v1::Config config =
+      MirrorConfig(backends_[0]->address(), backends_[1]->address(), 100);
+  SetDuration((*config.mutable_routers())["echo"].mutable_timeout(), absl::Seconds(20));
+  StartProxy(config);
+  auto stub = MakeStub(proxy_port());
+  grpc::ClientContext ctx;
+  std::chrono::system_clock::time_point deadline = In(absl::Seconds(20));
+  EchoRequest req;
+  EchoResponse resp;
+  ASSERT_TRUE(stub->Unary(&ctx, req, &resp).ok());
+  ASSERT_TRUE(backends_[1]->service().WaitForSeen(1, kWait));
+  std::chrono::system_clock::time_point seen = backends_[1]->service().last_seen().deadline;
+  EXPECT_LT(seen, deadline + std::chrono::seconds(1));
+  EXPECT_GT(seen, deadline - std::chrono::seconds(1));
+}
+
 // 10% on one worker: the counter sampler copies exactly every tenth RPC,
 // 100 of 1,000.
 TEST_F(MirroringTest, TenPercentCopiesExactlyOneRpcInTen) {
@@ -229,6 +250,32 @@ TEST_F(MirroringTest, AMirrorThatIsAWeightedServiceSplitsItsCopies) {
   EXPECT_EQ(backends_[0]->calls(), 100);
   EXPECT_EQ(backends_[1]->calls(), 50);
   EXPECT_EQ(backends_[2]->calls(), 50);
+}
+
+// The mirror's answer is read and dropped as it comes: a 1.6 MiB server
+// stream (25 windows' worth) from the mirror completes, the client getting
+// only the main backend's.
+TEST_F(MirroringTest, AMirrorsLongAnswerIsReadAndDropped) {
+  backends_.push_back(std::make_unique<TestBackend>("main"));
+  backends_.push_back(std::make_unique<TestBackend>("mirror"));
+  StartProxy(MirrorConfig(backends_[0]->address(), backends_[1]->address(), 100));
+  auto stub = MakeStub(proxy_port());
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(absl::Seconds(60)));
+  EchoRequest req;
+  req.set_response_count(100);
+  req.set_response_size(16 * 1024);
+  auto reader = stub->ServerStream(&ctx, req);
+  EchoResponse resp;
+  int received = 0;
+  while (reader->Read(&resp)) {
+    EXPECT_EQ(resp.backend_name(), "main");
+    ++received;
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(received, 100);
+  ASSERT_TRUE(Eventually([&] { return AllCopiesEnded(); }));
+  EXPECT_EQ(server_->Stats().mirror_copies_completed, 1u);
 }
 
 // A frozen mirror (SIGSTOP: connections accepted by the kernel, nothing
@@ -317,7 +364,8 @@ TEST_F(MirroringTest, ACopyThatFallsBehindIsCancelledAndTheMainUploadCompletes) 
   frozen.Kill();
 }
 
-// The client cancels a bidi stream both backends hold open: strait resets
+// The client half-closes, then cancels, a bidi stream both backends hold
+// open: strait resets
 // the copy too (the mirror backend observes the cancellation), and counts
 // it as cancelled with its RPC.
 TEST_F(MirroringTest, AClientCancelCancelsTheCopy) {
@@ -334,6 +382,8 @@ TEST_F(MirroringTest, AClientCancelCancelsTheCopy) {
   EchoRequest req;
   req.set_wait_for_cancel(true);
   ASSERT_TRUE(stream->Write(req));
+  // A whole request: only the cancel ends the copy.
+  ASSERT_TRUE(stream->WritesDone());
   ASSERT_TRUE(main.WaitForCalls(1, kWait));
   ASSERT_TRUE(mirror.WaitForCalls(1, kWait));
   ctx.TryCancel();
