@@ -46,7 +46,7 @@ TEST(ValidateTest, EachProblemNamesItsField) {
        "services: {s: {loadBalancer: {servers: [{url: 'h2c://a:1'}]}}}",
        "routers.x.entryPoints[1]: no entry point named \"mars\""},
       {"entryPoints: {web: {address: ':0'}}\nservices: {s: {}}",
-       "services.s: a service needs a loadBalancer"},
+       "services.s: a service needs one of loadBalancer, weighted, mirroring, failover"},
       {"entryPoints: {web: {address: ':0'}}\nservices: {s: {loadBalancer: {}}}",
        "services.s.loadBalancer.servers: at least one server is needed"},
       {"entryPoints: {web: {address: ':0'}}\n"
