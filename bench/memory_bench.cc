@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bench/rss_sampler.h"
 #include "tests/integration/raw_h2_client.h"
 #include "tests/integration/strait_process.h"
 #include "tests/support/test_backend.h"
@@ -29,33 +30,6 @@ constexpr size_t kMiB = 1 << 20;
 // Generous: strait's windows (64 KiB per stream, 1 MiB per connection, both
 // sides) plus its output buffers are a few MiB; 1 GiB of traffic is 1024 MiB.
 constexpr size_t kAllowedGrowth = 64 * kMiB;
-
-// Samples a process's RSS until stopped; keeps the peak.
-class RssSampler {
- public:
-  explicit RssSampler(const StraitProcess& process) : process_(process) {
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        peak_ = std::max(peak_.load(), process_.ResidentBytes());
-        absl::SleepFor(absl::Milliseconds(10));
-      }
-    });
-  }
-  ~RssSampler() { Stop(); }
-  size_t Stop() {
-    if (thread_.joinable()) {
-      stop_ = true;
-      thread_.join();
-    }
-    return peak_;
-  }
-
- private:
-  const StraitProcess& process_;
-  std::atomic<bool> stop_{false};
-  std::atomic<size_t> peak_{0};
-  std::thread thread_;
-};
 
 class MemoryBench : public ::testing::Test {
  protected:

@@ -3,19 +3,25 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "balance/picker.h"
+#include "common/header.h"
 #include "config/snapshot.h"
 #include "event/dispatcher.h"
 #include "proxy/proxy_counters.h"
 #include "upstream/conn_pool.h"
 
 namespace strait::proxy {
+
+class MirrorStream;
 
 // What this worker knows of one server (by URL), across snapshots: its
 // streams in flight here (p2c's load signal) and its failures in a row here
@@ -27,12 +33,16 @@ struct ServerLoad {
 };
 
 // What one worker's proxy objects share: the loop, the running snapshot, the
-// worker's upstream pools and its balancer state. Owned by the Worker and
-// touched only on its loop thread, so the hot path takes no locks.
+// worker's upstream pools, its balancer state and its live mirror copies.
+// Owned by the Worker and touched only on its loop thread, so the hot path
+// takes no locks.
 class ProxyContext {
  public:
-  explicit ProxyContext(event::Dispatcher& dispatcher)
-      : dispatcher_(dispatcher), pools_(dispatcher), seed_(std::random_device{}()) {}
+  explicit ProxyContext(event::Dispatcher& dispatcher);
+  // Cancels the mirror copies still alive (before the pools they use go).
+  ~ProxyContext();
+  ProxyContext(const ProxyContext&) = delete;
+  ProxyContext& operator=(const ProxyContext&) = delete;
 
   event::Dispatcher& dispatcher() { return dispatcher_; }
   upstream::PoolSet& pools() { return pools_; }
@@ -54,6 +64,41 @@ class ProxyContext {
   // never mistaken for a new one.
   ServiceState& StateOf(const config::ServiceEntry& service);
 
+  // The load balancer below `routed` for one attempt: a weighted service
+  // picks a child (this worker's smooth wrr), failover its service or
+  // fallback by health, mirroring its main service; every level chooses
+  // again on every call. Null (with `why`) when a weighted service has no
+  // usable child.
+  const config::ServiceEntry* Resolve(const config::ServiceEntry& routed, absl::Time now,
+                                      std::string* why);
+  // A server of load balancer `service`, by its strategy among its usable
+  // servers (health, weight), preferring those not in `avoid`, with this
+  // worker's in-flight counts; a hash strategy hashes its header from
+  // `request_headers`. Nullopt when none is usable.
+  struct ServerPick {
+    size_t index;      // into service.backends
+    ServerLoad* load;  // that server's load here (see loads_)
+  };
+  std::optional<ServerPick> PickServer(const config::ServiceEntry& service, absl::Time now,
+                                       const HeaderList& request_headers,
+                                       absl::Span<const size_t> avoid);
+
+  // Mirror copies. The context owns every live one, so a copy may outlive
+  // the ProxyStream that feeds it (and finish on its own) while the stream
+  // refers to it only by id: mirror(id) is null once it ended.
+  uint64_t NewMirrorId() { return next_mirror_id_++; }
+  // Takes `mirror` (made with NewMirrorId()) until ReleaseMirror.
+  void AddMirror(std::unique_ptr<MirrorStream> mirror);
+  MirrorStream* mirror(uint64_t id) const;
+  // An ended copy: freed on the next loop turn (it may end inside an
+  // nghttp2 callback).
+  void ReleaseMirror(uint64_t id);
+  // The number of this RPC among those routed to mirroring service
+  // `service` on this worker: 0, 1, 2, ... (the mirror sampler's counter).
+  uint64_t NextMirrorSample(const config::ServiceEntry& service) {
+    return mirror_samples_[service.id]++;
+  }
+
  private:
   event::Dispatcher& dispatcher_;
   upstream::PoolSet pools_;
@@ -65,6 +110,12 @@ class ProxyContext {
   // list its server.
   absl::node_hash_map<std::string, ServerLoad> loads_;
   uint64_t seed_;
+  // By mirroring service compile id: RPCs routed to it here so far.
+  absl::flat_hash_map<uint64_t, uint64_t> mirror_samples_;
+  // Live mirror copies by id. Last member: destroyed first, while the
+  // pools and loads their destructors let go of still exist.
+  uint64_t next_mirror_id_ = 1;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<MirrorStream>> mirrors_;
 };
 
 }  // namespace strait::proxy

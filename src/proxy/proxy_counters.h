@@ -24,6 +24,21 @@ struct ProxyCounters {
   uint64_t pools = 0;
   // Servers this worker ejected after failures in a row (passive health).
   uint64_t ejections = 0;
+  // Mirror copies of RPCs routed to a mirroring service: sampled and begun;
+  // and how each ended: the mirror answered (its answer dropped); cancelled
+  // because its unsent bytes outgrew one stream window (the mirror is slower
+  // than the client), or because the body outgrew maxBodySize; cancelled
+  // with its main RPC (client cancel, deadline, or a request that never
+  // finished); or failed on the mirror's side (no usable server, pool queue
+  // full or timed out, connect failure, stream reset).
+  uint64_t mirror_copies_started = 0;
+  uint64_t mirror_copies_completed = 0;
+  uint64_t mirror_copies_behind = 0;
+  uint64_t mirror_copies_too_large = 0;
+  uint64_t mirror_copies_cancelled = 0;
+  uint64_t mirror_copies_failed = 0;
+  // Gauge: mirror copies alive now.
+  uint64_t mirror_copies_live = 0;
 
   void Add(const ProxyCounters& other) {
     connections_accepted += other.connections_accepted;
@@ -32,6 +47,13 @@ struct ProxyCounters {
     replay_bytes += other.replay_bytes;
     pools += other.pools;
     ejections += other.ejections;
+    mirror_copies_started += other.mirror_copies_started;
+    mirror_copies_completed += other.mirror_copies_completed;
+    mirror_copies_behind += other.mirror_copies_behind;
+    mirror_copies_too_large += other.mirror_copies_too_large;
+    mirror_copies_cancelled += other.mirror_copies_cancelled;
+    mirror_copies_failed += other.mirror_copies_failed;
+    mirror_copies_live += other.mirror_copies_live;
   }
 };
 

@@ -12,6 +12,8 @@
 #include "common/log.h"
 #include "h2/headers.h"
 #include "proxy/downstream_connection.h"
+#include "proxy/mirror_stream.h"
+#include "proxy/upstream_headers.h"
 
 namespace strait::proxy {
 namespace {
@@ -32,6 +34,7 @@ ProxyStream::ProxyStream(DownstreamConnection& downstream, int32_t stream_id,
       started_(downstream.context().dispatcher().Now()),
       deadline_timer_(downstream.context().dispatcher(),
                       [this] {
+                        CancelMirrors();
                         FinishWithStatus(
                             h2::GrpcStatus::kDeadlineExceeded,
                             absl::StrCat("deadline of ", absl::FormatDuration(*timeout_),
@@ -71,6 +74,7 @@ ProxyStream::~ProxyStream() {
   // Normally OnDownstreamClose ran first; this covers teardown paths too.
   DetachUpstream(NGHTTP2_CANCEL);
   DropReplay();
+  if (!request_complete_) CancelMirrors();
 }
 
 // --- Downstream side ---------------------------------------------------------
@@ -131,47 +135,39 @@ void ProxyStream::Start() {
     timeout_ = router_timeout;
   }
   if (timeout_) deadline_timer_.Arm(*timeout_);
+  if (routed_->kind == config::ServiceEntry::Kind::kMirroring) StartMirrors();
   StartAttempt();
 }
 
-const config::ServiceEntry* ProxyStream::Resolve(absl::Time now, std::string* why) {
-  using Kind = config::ServiceEntry::Kind;
-  const config::ServiceEntry* node = routed_;
-  for (;;) {
-    switch (node->kind) {
-      case Kind::kLoadBalancer:
-        return node;
-      case Kind::kMirroring:
-        node = node->children[0];
-        break;
-      case Kind::kFailover:
-        node = node->children[0]->HasHealthyServer(now) ? node->children[0] : node->children[1];
-        break;
-      case Kind::kWeighted: {
-        ProxyContext::ServiceState& state = downstream_.context().StateOf(*node);
-        const config::ServiceEntry& weighted = *node;
-        balance::PickResult picked = balance::Pick(
-            *weighted.plan, state.picker,
-            balance::PickArgs{
-                .hash_value = std::nullopt,
-                .avoid = {},
-                .usable =
-                    [&](size_t i) {
-                      return !weighted.propagate_health ||
-                             weighted.children[i]->HasHealthyServer(now);
-                    },
-                .in_flight = [](size_t) { return 0u; },
-            });
-        const auto* complete = std::get_if<balance::Complete>(&picked);
-        if (complete == nullptr) {
-          *why = absl::StrCat("service ", weighted.name, ": no service with a healthy server");
-          return nullptr;
-        }
-        node = weighted.children[complete->server];
-        break;
-      }
-    }
+void ProxyStream::StartMirrors() {
+  ProxyContext& context = downstream_.context();
+  const config::ServiceEntry& mirroring = *routed_;
+  // A counter, not a coin: RPC n (from 0, per worker and service) goes to a
+  // mirror of p percent when floor((n + 1) p / 100) > floor(n p / 100), so
+  // of any N RPCs in a row floor(N p / 100) or one more are copied, evenly
+  // spread, with no RNG state and no variance to tolerate.
+  uint64_t n = context.NextMirrorSample(mirroring);
+  for (const config::MirrorEntry& mirror : mirroring.mirrors) {
+    if ((n + 1) * mirror.percent / 100 == n * mirror.percent / 100) continue;
+    mirrors_.push_back(MirrorStream::Start(
+        context, MirrorStream::Source{
+                     .snapshot = snapshot_,
+                     .mirroring = &mirroring,
+                     .mirror = mirror.service,
+                     .request_headers = request_headers_,
+                     .peer_ip = downstream_.peer_ip(),
+                     .started = started_,
+                     .timeout = timeout_,
+                     .request_complete = request_complete_,
+                 }));
   }
+}
+
+void ProxyStream::CancelMirrors() {
+  for (uint64_t id : mirrors_) {
+    if (MirrorStream* mirror = downstream_.context().mirror(id)) mirror->CancelWithMain();
+  }
+  mirrors_.clear();
 }
 
 void ProxyStream::StartAttempt() {
@@ -182,40 +178,27 @@ void ProxyStream::StartAttempt() {
   absl::Time now = attempts_ == 1 ? started_ : context.dispatcher().Now();
   // Every attempt chooses again, at every level.
   std::string why;
-  service_ = Resolve(now, &why);
+  service_ = context.Resolve(*routed_, now, &why);
   if (service_ == nullptr) {
     FinishWithStatus(h2::GrpcStatus::kUnavailable, why);
     return;
-  }
-  ProxyContext::ServiceState& state = context.StateOf(*service_);
-  const balance::Plan& plan = *service_->plan;
-  std::optional<absl::string_view> hash_value;
-  if (plan.strategy() == balance::Strategy::kHash) {
-    if (const std::string* v = FindHeader(request_headers_, plan.hash_header())) hash_value = *v;
   }
   // The servers of this load balancer this RPC tried already.
   absl::InlinedVector<size_t, 4> avoid;
   for (const auto& [leaf, index] : tried_) {
     if (leaf == service_) avoid.push_back(index);
   }
-  balance::PickResult picked = balance::Pick(
-      plan, state.picker,
-      balance::PickArgs{
-          .hash_value = hash_value,
-          .avoid = avoid,
-          .usable = [&](size_t i) { return service_->health[i]->Usable(now); },
-          .in_flight = [&](size_t i) { return state.loads[i]->in_flight; },
-      });
-  const auto* complete = std::get_if<balance::Complete>(&picked);
-  if (complete == nullptr) {
+  std::optional<ProxyContext::ServerPick> pick =
+      context.PickServer(*service_, now, request_headers_, avoid);
+  if (!pick) {
     FinishWithStatus(h2::GrpcStatus::kUnavailable,
                      absl::StrCat(ServiceLabel(), ": no healthy server: ", NoServerReason()));
     return;
   }
-  backend_index_ = complete->server;
+  backend_index_ = pick->index;
   backend_ = &service_->backends[backend_index_];
   tried_.emplace_back(service_, backend_index_);
-  load_ = state.loads[backend_index_];
+  load_ = pick->load;
   ++load_->in_flight;
   const std::string& key = service_->pool_keys[backend_index_];
   upstream::ConnPool& pool = context.pools().Get(key, service_->transport, *backend_);
@@ -281,45 +264,19 @@ void ProxyStream::NoteServerFailure(absl::string_view reason) {
 
 HeaderList ProxyStream::RequestHeaders(bool* end_stream) {
   *end_stream = request_complete_ && to_upstream_.empty();
-  HeaderList out;
-  out.reserve(request_headers_.size() + 3);
-  const std::string* method = FindHeader(request_headers_, ":method");
-  const std::string* path = FindHeader(request_headers_, ":path");
-  const std::string* authority = FindHeader(request_headers_, ":authority");
-  if (authority == nullptr) authority = FindHeader(request_headers_, "host");
-  out.push_back({":method", method ? *method : "POST"});
-  out.push_back({":scheme", "http"});
-  out.push_back({":authority", service_->pass_host_header && authority
-                                   ? *authority
-                                   : backend_->authority});
-  out.push_back({":path", path ? *path : "/"});
-  const std::string* forwarded_for = nullptr;
-  for (const Header& h : request_headers_) {
-    if (h.name.empty() || h.name[0] == ':' || h.name == "host") continue;
-    if (h2::IsConnectionSpecific(h.name, h.value)) continue;
-    // Replaced below: the budget left, the chain with this client appended,
-    // and the protocol strait itself was spoken to with.
-    if (h.name == "grpc-timeout" && timeout_) continue;
-    if (h.name == "x-forwarded-for") {
-      forwarded_for = &h.value;
-      continue;
-    }
-    if (h.name == "x-forwarded-proto") continue;
-    out.push_back(h);
-  }
-  if (timeout_) {
-    out.push_back({"grpc-timeout",
-                   h2::FormatGrpcTimeout(
-                       *timeout_ - (downstream_.context().dispatcher().Now() - started_))});
-  }
-  out.push_back({"x-forwarded-for",
-                 forwarded_for ? absl::StrCat(*forwarded_for, ", ", downstream_.peer_ip())
-                               : downstream_.peer_ip()});
-  out.push_back({"x-forwarded-proto", "http"});
-  return out;
+  std::optional<absl::Duration> remaining;
+  if (timeout_) remaining = *timeout_ - (downstream_.context().dispatcher().Now() - started_);
+  return UpstreamHeaders(request_headers_, *service_, *backend_, remaining,
+                         downstream_.peer_ip());
 }
 
 void ProxyStream::OnRequestData(const uint8_t* data, size_t length) {
+  // Mirrors get the client's request whatever becomes of the main attempt.
+  for (uint64_t id : mirrors_) {
+    if (MirrorStream* mirror = downstream_.context().mirror(id)) {
+      mirror->OnSourceData(data, length);
+    }
+  }
   if (discarding_request_) {
     downstream_.Consume(stream_id_, length);
     return;
@@ -330,10 +287,17 @@ void ProxyStream::OnRequestData(const uint8_t* data, size_t length) {
 
 void ProxyStream::OnRequestEnd() {
   request_complete_ = true;
+  for (uint64_t id : mirrors_) {
+    if (MirrorStream* mirror = downstream_.context().mirror(id)) mirror->OnSourceEnd();
+  }
   if (upstream_ != nullptr) upstream_->ResumeData(upstream_id_);
 }
 
 void ProxyStream::OnDownstreamClose(uint32_t error_code) {
+  // A copy of a whole request may finish on its own; a cancelled RPC's, or
+  // one whose request will never end, may not.
+  if (error_code != NGHTTP2_NO_ERROR || !request_complete_) CancelMirrors();
+  mirrors_.clear();
   deadline_timer_.Disarm();
   retry_backoff_timer_.Disarm();
   DisarmAttemptTimers();

@@ -41,6 +41,10 @@ class DownstreamConnection;
 // another server: transparently when the backend never saw the request, and
 // as the service's retry policy allows otherwise. For that the request
 // bytes already sent are kept (up to the policy's bufferBytes).
+//
+// Routed to a mirroring service, it also feeds MirrorStreams: each request
+// byte is copied to them as it arrives from the client, and nothing here
+// ever waits for them.
 class ProxyStream : public upstream::StreamHandler, public event::Deletable {
  public:
   ProxyStream(DownstreamConnection& downstream, int32_t stream_id,
@@ -135,10 +139,12 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   // Why no server of service_ can take an RPC: "2 down by health check, 1
   // ejected".
   std::string NoServerReason() const;
-  // The load balancer below routed_ for this attempt: weighted services
-  // pick a child, failover its service or fallback, mirroring its main
-  // service. Null (with `why`) when a weighted service has no usable child.
-  const config::ServiceEntry* Resolve(absl::Time now, std::string* why);
+  // Routed to a mirroring service: starts this RPC's mirror copies, each
+  // mirror sampled by its percent.
+  void StartMirrors();
+  // Cancels the mirror copies still alive (client cancel, deadline, a
+  // request that never finished) and forgets them.
+  void CancelMirrors();
   // Nothing more comes from the backend (trailers, or END_STREAM on DATA).
   void ResponseComplete();
   // Frees the replay copy (and its count).
@@ -187,6 +193,10 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   // Set while an upstream stream is open.
   upstream::UpstreamConnection* upstream_ = nullptr;
   int32_t upstream_id_ = -1;
+  // Ids of this RPC's mirror copies (ProxyContext::mirror; a copy may end
+  // first). Empty unless routed to a mirroring service: nothing is
+  // allocated or looked up for other RPCs.
+  std::vector<uint64_t> mirrors_;
   bool forwarded_ = false;     // some attempt's request HEADERS left strait
   bool attempt_sent_ = false;  // the current attempt's HEADERS left strait
 

@@ -49,6 +49,38 @@ bool EchoService::WaitForCancelled(int n, absl::Duration timeout) const {
   return mu_.AwaitWithTimeout(absl::Condition(&reached), timeout);
 }
 
+int EchoService::seen() const {
+  absl::MutexLock lock(&mu_);
+  return seen_;
+}
+
+EchoService::SeenRequest EchoService::last_seen() const {
+  absl::MutexLock lock(&mu_);
+  return last_seen_;
+}
+
+bool EchoService::WaitForSeen(int n, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto reached = [this, n]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return seen_ >= n; };
+  return mu_.AwaitWithTimeout(absl::Condition(&reached), timeout);
+}
+
+void EchoService::Record(grpc::ServerContext* context, const char* method, int64_t messages,
+                         int64_t bytes, const std::string& first_payload) {
+  SeenRequest seen{.method = method,
+                   .authority = ToString(context->ExperimentalGetAuthority()),
+                   .deadline = context->deadline(),
+                   .messages = messages,
+                   .bytes = bytes,
+                   .first_payload = first_payload};
+  for (const auto& [key, value] : context->client_metadata()) {
+    seen.metadata[ToString(key)] = ToString(value);
+  }
+  absl::MutexLock lock(&mu_);
+  last_seen_ = std::move(seen);
+  ++seen_;
+}
+
 void EchoService::CountCall() {
   absl::MutexLock lock(&mu_);
   ++calls_;
@@ -118,6 +150,8 @@ grpc::Status EchoService::AwaitCancel(grpc::ServerContext* context) {
 grpc::Status EchoService::Unary(grpc::ServerContext* context, const EchoRequest* request,
                                 EchoResponse* response) {
   CountCall();
+  Record(context, "Unary", 1, static_cast<int64_t>(request->payload().size()),
+         request->payload());
   Begin(context, *request);
   if (request->wait_for_cancel()) return AwaitCancel(context);
   int sleep_ms = request->sleep_ms() + unary_delay_ms_;
@@ -131,6 +165,8 @@ grpc::Status EchoService::ServerStream(grpc::ServerContext* context,
                                        const EchoRequest* request,
                                        grpc::ServerWriter<EchoResponse>* writer) {
   CountCall();
+  Record(context, "ServerStream", 1, static_cast<int64_t>(request->payload().size()),
+         request->payload());
   Begin(context, *request);
   for (int i = 0; i < request->response_count(); ++i) {
     if (request->sleep_ms() > 0 && !Sleep(context, request->sleep_ms())) {
@@ -166,6 +202,7 @@ grpc::Status EchoService::ClientStream(grpc::ServerContext* context,
   }
   // Read() also ends when the call breaks: only a half-close is a request.
   if (context->IsCancelled()) return EndCancelled("while reading");
+  Record(context, "ClientStream", messages, bytes, first.payload());
   Describe(context, response);
   response->set_messages_received(messages);
   response->set_bytes_received(bytes);
@@ -177,7 +214,9 @@ grpc::Status EchoService::Bidi(grpc::ServerContext* context,
   CountCall();
   EchoRequest first, request;
   int32_t messages = 0;
+  int64_t bytes = 0;
   while (stream->Read(&request)) {
+    bytes += static_cast<int64_t>(request.payload().size());
     if (messages == 0) {
       first = request;
       Begin(context, first);
@@ -195,6 +234,7 @@ grpc::Status EchoService::Bidi(grpc::ServerContext* context,
     if (!stream->Write(response)) return EndBroken(context, "while echoing");
   }
   if (context->IsCancelled()) return EndCancelled("while echoing");
+  Record(context, "Bidi", messages, bytes, first.payload());
   return Finish(context, first);
 }
 

@@ -1,6 +1,9 @@
 #ifndef STRAIT_TESTS_SUPPORT_ECHO_SERVICE_H_
 #define STRAIT_TESTS_SUPPORT_ECHO_SERVICE_H_
 
+#include <chrono>
+#include <cstdint>
+#include <map>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -31,6 +34,25 @@ class EchoService final : public test::v1::Echo::Service {
   bool WaitForCalls(int n, absl::Duration timeout) const;
   bool WaitForCancelled(int n, absl::Duration timeout) const;
 
+  // What one call saw of its request: for a backend whose answers nobody
+  // reads (a mirror). Recorded once the handler has the whole request
+  // (Unary and ServerStream at once, ClientStream and Bidi at the client's
+  // half-close; a call cancelled first is not recorded).
+  struct SeenRequest {
+    std::string method;  // "Unary", "ServerStream", "ClientStream", "Bidi"
+    std::map<std::string, std::string> metadata;  // every client metadata entry
+    std::string authority;
+    std::chrono::system_clock::time_point deadline;  // max() without grpc-timeout
+    int64_t messages = 0;
+    int64_t bytes = 0;  // payload bytes over all messages
+    std::string first_payload;
+  };
+  // Calls recorded so far, the last one's record, and a bounded wait for
+  // the count (false on timeout).
+  int seen() const;
+  SeenRequest last_seen() const;
+  bool WaitForSeen(int n, absl::Duration timeout) const;
+
   // Echo::Service
   grpc::Status Unary(grpc::ServerContext* context, const test::v1::EchoRequest* request,
                      test::v1::EchoResponse* response) override;
@@ -46,6 +68,8 @@ class EchoService final : public test::v1::Echo::Service {
 
  private:
   void CountCall();
+  void Record(grpc::ServerContext* context, const char* method, int64_t messages,
+              int64_t bytes, const std::string& first_payload);
   // Ends a call that observed its cancellation: counts it once.
   grpc::Status EndCancelled(const char* where);
   // Ends a call whose Read or Write failed: cancelled if the context says
@@ -67,6 +91,8 @@ class EchoService final : public test::v1::Echo::Service {
   mutable absl::Mutex mu_;
   int calls_ ABSL_GUARDED_BY(mu_) = 0;
   int cancelled_ ABSL_GUARDED_BY(mu_) = 0;
+  int seen_ ABSL_GUARDED_BY(mu_) = 0;
+  SeenRequest last_seen_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace strait::testing
