@@ -10,13 +10,8 @@
 // here: this prints what happens, whatever it is.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <iostream>
-#include <map>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -74,33 +69,9 @@ class RollingRestartBench : public ProxyTest {
     StartProxy(config);
     if (HasFatalFailure()) return "strait did not start";
 
-    Outcomes outcomes;
-    std::atomic<bool> stop{false};
-    std::vector<std::thread> load;
-    for (int i = 0; i < 4; ++i) {
-      load.emplace_back([&] {
-        auto stub = MakeStub(proxy_port());
-        while (!stop) outcomes.Record(UnaryCall(*stub, 0), "unary");
-      });
-    }
-    for (int i = 0; i < 2; ++i) {
-      load.emplace_back([&] {
-        auto stub = MakeStub(proxy_port());
-        while (!stop) outcomes.Record(StreamCall(*stub, 5, 20), "stream");
-      });
-    }
-    // Steps wait for finished RPCs, not for time, so load runs before,
-    // between and after the restarts however fast the machine is.
-    auto after_more_rpcs = [&](int more) {
-      int target = outcomes.total() + more;
-      absl::Time deadline = absl::Now() + absl::Seconds(60);
-      while (outcomes.total() < target && absl::Now() < deadline) {
-        absl::SleepFor(absl::Milliseconds(1));
-      }
-      return outcomes.total() >= target;
-    };
+    LoadLoops load(proxy_port(), /*unary=*/4, /*streams=*/2);
     absl::Time start = absl::Now();
-    EXPECT_TRUE(after_more_rpcs(kRpcsBetweenSteps));
+    EXPECT_TRUE(load.WaitForMore(kRpcsBetweenSteps));
     std::string restarts;
     for (auto& backend : backends_) {
       absl::Time restart = absl::Now();
@@ -113,13 +84,12 @@ class RollingRestartBench : public ProxyTest {
       // A rolling restart goes on once the restarted server serves again.
       EXPECT_TRUE(backend->WaitForCalls(1, absl::Seconds(20)))
           << backend->name() << " serves again";
-      EXPECT_TRUE(after_more_rpcs(kRpcsBetweenSteps));
+      EXPECT_TRUE(load.WaitForMore(kRpcsBetweenSteps));
     }
-    stop = true;
-    for (auto& t : load) t.join();
+    load.Stop();
     std::string result =
         absl::StrCat(watch ? "watch: true, interval: 1s" : "interval: 1s (Check only)", " — ",
-                     Summary(outcomes), "\n    run ",
+                     Summary(load.outcomes()), "\n    run ",
                      absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(100))),
                      "; each DrainAndRestart took ", restarts);
     TearDown();

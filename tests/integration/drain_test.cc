@@ -93,35 +93,11 @@ TEST_F(RollingRestartTest, RestartingEveryBackendUnderLoadFailsNoRpc) {
                       ->mutable_passive_health_check();
   passive->mutable_base_ejection_time()->set_nanos(100'000'000);
   StartProxy(config);
-  Outcomes outcomes;
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> load;
-  for (int i = 0; i < 4; ++i) {
-    load.emplace_back([&] {
-      auto stub = MakeStub(proxy_port());
-      while (!stop) outcomes.Record(UnaryCall(*stub, 0), "unary");
-    });
-  }
-  for (int i = 0; i < 2; ++i) {
-    load.emplace_back([&] {
-      auto stub = MakeStub(proxy_port());
-      while (!stop) outcomes.Record(StreamCall(*stub, 5, 20), "stream");
-    });
-  }
-  // Each step waits for 200 more finished RPCs (not for time): load runs
-  // before, between and after the restarts, however fast the machine is.
-  auto after_more_rpcs = [&](int more) {
-    int target = outcomes.total() + more;
-    absl::Time deadline = absl::Now() + absl::Seconds(60);
-    while (outcomes.total() < target && absl::Now() < deadline) {
-      absl::SleepFor(absl::Milliseconds(1));
-    }
-    return outcomes.total() >= target;
-  };
-  ASSERT_TRUE(after_more_rpcs(200));
+  LoadLoops load(proxy_port(), /*unary=*/4, /*streams=*/2);
+  ASSERT_TRUE(load.WaitForMore(200));
   for (auto& backend : backends_) {
     backend->Restart(absl::Seconds(5));  // GOAWAY, drain, then listen again
-    ASSERT_TRUE(after_more_rpcs(200));
+    ASSERT_TRUE(load.WaitForMore(200));
   }
   // Every restarted backend serves again (once an ejection for its refused
   // connections, if any, has run out), with the load still running.
@@ -129,8 +105,8 @@ TEST_F(RollingRestartTest, RestartingEveryBackendUnderLoadFailsNoRpc) {
     EXPECT_TRUE(backend->WaitForCalls(1, absl::Seconds(20))) << backend->name()
                                                              << " serves again";
   }
-  stop = true;
-  for (auto& t : load) t.join();
+  load.Stop();
+  const Outcomes& outcomes = load.outcomes();
   EXPECT_EQ(outcomes.failed(), 0) << outcomes.total() << " RPCs; first failures:\n"
                                   << outcomes.examples();
 }

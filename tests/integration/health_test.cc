@@ -5,9 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <map>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -303,21 +301,7 @@ TEST_F(HealthTest, ARollingRestartWithWatchFailsNoRpc) {
   config::v1::Config config = EchoConfig(BackendAddresses());
   Check(config, absl::Seconds(1), /*watch=*/true);
   StartProxy(config);
-  Outcomes outcomes;
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> load;
-  for (int i = 0; i < 6; ++i) {
-    load.emplace_back([&, i] {
-      auto stub = MakeStub(proxy_port());
-      while (!stop) {
-        if (i < 4) {
-          outcomes.Record(UnaryCall(*stub, 0), "unary");
-        } else {
-          outcomes.Record(StreamCall(*stub, 5, 10), "stream");
-        }
-      }
-    });
-  }
+  LoadLoops load(proxy_port(), /*unary=*/4, /*streams=*/2);
   // Failing steps end the loop, never the test with threads running.
   bool restarted = true;
   for (auto& b : backends_) {
@@ -331,9 +315,9 @@ TEST_F(HealthTest, ARollingRestartWithWatchFailsNoRpc) {
     before = b->calls();
     restarted = restarted && b->WaitForCalls(before + 1, absl::Seconds(20));
   }
-  stop = true;
-  for (auto& t : load) t.join();
+  load.Stop();
   EXPECT_TRUE(restarted);
+  const Outcomes& outcomes = load.outcomes();
   EXPECT_EQ(outcomes.failed(), 0) << outcomes.total() << " RPCs; first failures:\n"
                                   << outcomes.examples();
 }

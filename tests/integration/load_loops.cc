@@ -3,6 +3,8 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "tests/support/echo_client.h"
 
 namespace strait::testing {
 
@@ -42,6 +44,38 @@ std::string Outcomes::examples() const {
   std::string out;
   for (const auto& e : examples_) out += e + "\n";
   return out;
+}
+
+LoadLoops::LoadLoops(int port, int unary, int streams) {
+  for (int i = 0; i < unary + streams; ++i) {
+    bool is_unary = i < unary;
+    threads_.emplace_back([this, port, is_unary] {
+      auto stub = MakeStub(port);
+      while (!stop_) {
+        if (is_unary) {
+          outcomes_.Record(UnaryCall(*stub, 0), "unary");
+        } else {
+          outcomes_.Record(StreamCall(*stub, 5, 20), "stream");
+        }
+      }
+    });
+  }
+}
+
+bool LoadLoops::WaitForMore(int more) {
+  int target = outcomes_.total() + more;
+  absl::Time give_up = absl::Now() + absl::Seconds(60);
+  while (outcomes_.total() < target && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return outcomes_.total() >= target;
+}
+
+void LoadLoops::Stop() {
+  stop_ = true;
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
 }
 
 grpc::Status UnaryCall(test::v1::Echo::Stub& stub, int sleep_ms) {
