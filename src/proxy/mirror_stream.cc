@@ -156,14 +156,7 @@ void MirrorStream::OnUpstreamOpened(upstream::UpstreamConnection* connection, in
 }
 
 ssize_t MirrorStream::ReadRequestBody(size_t length, uint32_t* data_flags) {
-  size_t n = std::min(length, to_upstream_.size());
-  if (n > 0) *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-  if (n == to_upstream_.size() && request_complete_) {
-    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-    return static_cast<ssize_t>(n);
-  }
-  if (n == 0) return NGHTTP2_ERR_DEFERRED;
-  return static_cast<ssize_t>(n);
+  return upstream::NextBodyChunk(to_upstream_.size(), request_complete_, length, data_flags);
 }
 
 void MirrorStream::WriteRequestBody(size_t length, std::string* out) {

@@ -1,6 +1,7 @@
 #ifndef STRAIT_UPSTREAM_STREAM_HANDLER_H_
 #define STRAIT_UPSTREAM_STREAM_HANDLER_H_
 
+#include <nghttp2/nghttp2.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -63,6 +64,21 @@ class StreamHandler {
   // follow.
   virtual void OnUpstreamFailure(const absl::Status& reason, bool never_sent) = 0;
 };
+
+// The body of a ReadRequestBody for `queued` bytes waiting (the request
+// complete or not): how many the next DATA frame carries, at most `length`,
+// sent without a copy, EOF once the last of a complete request goes.
+inline ssize_t NextBodyChunk(size_t queued, bool request_complete, size_t length,
+                             uint32_t* data_flags) {
+  size_t n = queued < length ? queued : length;
+  if (n > 0) *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  if (n == queued && request_complete) {
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    return static_cast<ssize_t>(n);
+  }
+  if (n == 0) return NGHTTP2_ERR_DEFERRED;
+  return static_cast<ssize_t>(n);
+}
 
 }  // namespace strait::upstream
 
