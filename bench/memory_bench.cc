@@ -18,6 +18,7 @@
 #include "bench/rss_sampler.h"
 #include "tests/integration/raw_h2_client.h"
 #include "tests/integration/strait_process.h"
+#include "tests/integration/warm_strait.h"
 #include "tests/support/test_backend.h"
 
 namespace strait::testing {
@@ -26,35 +27,12 @@ namespace {
 using test::v1::EchoRequest;
 using test::v1::EchoResponse;
 
-constexpr size_t kMiB = 1 << 20;
 // Generous: strait's windows (64 KiB per stream, 1 MiB per connection, both
 // sides) plus its output buffers are a few MiB; 1 GiB of traffic is 1024 MiB.
-constexpr size_t kAllowedGrowth = 64 * kMiB;
+constexpr size_t kAllowedGrowth = 64 * WarmStraitTest::kMiB;
 
-class MemoryBench : public ::testing::Test {
+class MemoryBench : public WarmStraitTest {
  protected:
-  void SetUp() override {
-    backend_ = std::make_unique<TestBackend>("b");
-    strait_ = std::make_unique<StraitProcess>(absl::StrCat(R"yaml(
-entryPoints: {web: {address: "127.0.0.1:0"}}
-routers: {r: {rule: "PathPrefix(`/`)", service: s}}
-services: {s: {loadBalancer: {servers: [{url: "h2c://)yaml",
-                                                           backend_->address(),
-                                                           "\"}]}}}\n"),
-                                              std::vector<std::string>{"--workers", "2"});
-    ASSERT_TRUE(strait_->started());
-    // Warm up (connections, allocator), then take the baseline.
-    auto stub = MakeStub(strait_->port("web"));
-    for (int i = 0; i < 10; ++i) {
-      grpc::ClientContext ctx;
-      EchoRequest req;
-      req.set_payload(std::string(kMiB, 'w'));
-      EchoResponse resp;
-      ASSERT_TRUE(stub->Unary(&ctx, req, &resp).ok());
-    }
-    baseline_ = strait_->ResidentBytes();
-    ASSERT_GT(baseline_, 0u);
-  }
 
   void ExpectBounded(size_t peak, const char* what) {
     RecordProperty(absl::StrCat(what, "_baseline_kib"), static_cast<int>(baseline_ / 1024));
@@ -87,9 +65,6 @@ services: {s: {loadBalancer: {servers: [{url: "h2c://)yaml",
     return bytes;
   }
 
-  std::unique_ptr<TestBackend> backend_;
-  std::unique_ptr<StraitProcess> strait_;
-  size_t baseline_ = 0;
 };
 
 TEST_F(MemoryBench, GibibyteToASlowReadingBackend) {

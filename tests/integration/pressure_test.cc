@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "tests/integration/raw_h2_client.h"
 #include "tests/integration/strait_process.h"
+#include "tests/integration/warm_strait.h"
 #include "tests/support/test_backend.h"
 
 namespace strait::testing {
@@ -16,37 +17,7 @@ namespace {
 using test::v1::EchoRequest;
 using test::v1::EchoResponse;
 
-constexpr size_t kMiB = 1 << 20;
-
-class PressureTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    backend_ = std::make_unique<TestBackend>("b");
-    strait_ = std::make_unique<StraitProcess>(absl::StrCat(R"yaml(
-entryPoints: {web: {address: "127.0.0.1:0"}}
-routers: {r: {rule: "PathPrefix(`/`)", service: s}}
-services: {s: {loadBalancer: {servers: [{url: "h2c://)yaml",
-                                                           backend_->address(),
-                                                           "\"}]}}}\n"),
-                                              std::vector<std::string>{"--workers", "2"});
-    ASSERT_TRUE(strait_->started());
-    // Warm up (connections, allocator), then take the baseline.
-    auto stub = MakeStub(strait_->port("web"));
-    for (int i = 0; i < 10; ++i) {
-      grpc::ClientContext ctx;
-      EchoRequest req;
-      req.set_payload(std::string(kMiB, 'w'));
-      EchoResponse resp;
-      ASSERT_TRUE(stub->Unary(&ctx, req, &resp).ok());
-    }
-    baseline_ = strait_->ResidentBytes();
-    ASSERT_GT(baseline_, 0u);
-  }
-
-  std::unique_ptr<TestBackend> backend_;
-  std::unique_ptr<StraitProcess> strait_;
-  size_t baseline_ = 0;
-};
+class PressureTest : public WarmStraitTest {};
 
 // 100 response streams whose client never sends WINDOW_UPDATE, each asking
 // for 6.4 MB: strait holds at most one upstream stream window (64 KiB) for
