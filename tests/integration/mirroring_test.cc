@@ -67,6 +67,14 @@ Upload ClientStreamCall(test::v1::Echo::Stub& stub, int messages, size_t size,
 
 class MirroringTest : public ProxyTest {
  protected:
+  // `n` sequential unary RPCs on one channel, each of which must succeed.
+  void ExpectUnaryCallsSucceed(int n) {
+    auto stub = MakeStub(proxy_port());
+    for (int i = 0; i < n; ++i) {
+      grpc::Status status = UnaryCall(*stub, 0);
+      ASSERT_TRUE(status.ok()) << i << ": " << status.error_message();
+    }
+  }
   // Service "echo" (the router's) mirrors service "main" (over
   // `main_address`) to service "shadow" (over `mirror_address`) for
   // `percent` of RPCs.
@@ -210,11 +218,7 @@ TEST_F(MirroringTest, TenPercentCopiesExactlyOneRpcInTen) {
   backends_.push_back(std::make_unique<TestBackend>("mirror"));
   StartProxy(MirrorConfig(backends_[0]->address(), backends_[1]->address(), 10),
              /*workers=*/1);
-  auto stub = MakeStub(proxy_port());
-  for (int i = 0; i < 1000; ++i) {
-    grpc::Status status = UnaryCall(*stub, 0);
-    ASSERT_TRUE(status.ok()) << i << ": " << status.error_message();
-  }
+  ASSERT_NO_FATAL_FAILURE(ExpectUnaryCallsSucceed(1000));
   ASSERT_TRUE(Eventually([&] { return AllCopiesEnded(); }));
   proxy::ProxyCounters c = server_->Stats();
   EXPECT_EQ(c.mirror_copies_started, 100u);
@@ -286,11 +290,7 @@ TEST_F(MirroringTest, AFrozenMirrorFailsNoneOfAThousandRpcs) {
   ChildBackend frozen("frozen");
   StartProxy(MirrorConfig(backends_[0]->address(), frozen.address(), 100));
   frozen.Freeze();
-  auto stub = MakeStub(proxy_port());
-  for (int i = 0; i < 1000; ++i) {
-    grpc::Status status = UnaryCall(*stub, 0);
-    ASSERT_TRUE(status.ok()) << i << ": " << status.error_message();
-  }
+  ASSERT_NO_FATAL_FAILURE(ExpectUnaryCallsSucceed(1000));
   proxy::ProxyCounters c = server_->Stats();
   EXPECT_EQ(c.mirror_copies_started, 1000u);
   EXPECT_EQ(c.mirror_copies_completed, 0u);
@@ -306,11 +306,7 @@ TEST_F(MirroringTest, ADeadMirrorFailsNoneOfAThousandRpcs) {
   std::string dead_address = dead.address();
   dead.Kill();
   StartProxy(MirrorConfig(backends_[0]->address(), dead_address, 100));
-  auto stub = MakeStub(proxy_port());
-  for (int i = 0; i < 1000; ++i) {
-    grpc::Status status = UnaryCall(*stub, 0);
-    ASSERT_TRUE(status.ok()) << i << ": " << status.error_message();
-  }
+  ASSERT_NO_FATAL_FAILURE(ExpectUnaryCallsSucceed(1000));
   ASSERT_TRUE(Eventually([&] { return AllCopiesEnded(); }));
   proxy::ProxyCounters c = server_->Stats();
   EXPECT_EQ(c.mirror_copies_started, 1000u);
