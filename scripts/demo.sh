@@ -62,7 +62,8 @@ MSG
 # strait runs in the background so that a signal to this script (Ctrl-C, or
 # a kill) is passed on as SIGTERM: strait then drains and exits, then the
 # greeters stop.
-"$strait" --config examples/strait.yaml &
+# Admin changes (127.0.0.1:9901) are kept in build/, not beside the example.
+"$strait" --config examples/strait.yaml --state build/demo.state.json &
 strait_pid=$!
 trap 'kill -TERM "$strait_pid" 2>/dev/null || true' INT TERM
 status=0

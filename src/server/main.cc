@@ -1,29 +1,52 @@
 // strait: a gRPC load balancer.
 //
 //   strait --config FILE [--workers N] [--log-level debug|info|warn|error]
+//          [--admin ADDR|off] [--admin-token-file FILE] [--state FILE|off]
+//          [--no-watch]
 //   strait --check FILE
 //
-// SIGINT/SIGTERM drain gracefully and exit 0. SIGHUP reloads FILE: a valid
-// file replaces the running configuration for new RPCs; an invalid one is
-// reported and the running configuration stays.
+// SIGINT/SIGTERM drain gracefully and exit 0. SIGHUP reloads FILE (so does a
+// change of its content, seen by inotify, unless --no-watch): a valid file
+// replaces the running configuration for new RPCs; an invalid one is
+// reported and the running configuration stays. The admin gRPC service
+// (default 127.0.0.1:9901) reads and changes the running configuration;
+// its changes are persisted to the state file (default beside FILE).
 #include <signal.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
+#include "admin/admin_server.h"
+#include "admin/control_plane.h"
 #include "common/log.h"
 #include "config/loader.h"
-#include "server/server.h"
 
 namespace {
 
 constexpr char kUsage[] =
     "usage: strait --config FILE [--workers N] [--log-level debug|info|warn|error]\n"
-    "       strait --check FILE\n";
+    "              [--admin ADDR|off] [--admin-token-file FILE] [--state FILE|off]\n"
+    "              [--no-watch]\n"
+    "       strait --check FILE\n"
+    "\n"
+    "  --config FILE            the configuration (YAML or JSON), reloaded on SIGHUP\n"
+    "                           and when its content changes\n"
+    "  --check FILE             validate FILE and exit (0: valid)\n"
+    "  --workers N              worker threads (default: one per core)\n"
+    "  --log-level LEVEL        debug, info, warn or error (default info)\n"
+    "  --admin ADDR|off         the admin gRPC service's address (default 127.0.0.1:9901)\n"
+    "  --admin-token-file FILE  admin calls must carry 'authorization: Bearer <token>'\n"
+    "                           with the token in FILE (default: no token)\n"
+    "  --state FILE|off         where admin changes are persisted (default: beside the\n"
+    "                           config, NAME.state.json)\n"
+    "  --no-watch               do not reload the config file when it changes\n";
 
 int Fail(const std::string& message) {
   std::cerr << "strait: " << message << "\n";
@@ -36,6 +59,10 @@ int main(int argc, char** argv) {
   std::string config_path;
   bool check_only = false;
   int workers = 0;
+  std::string admin_address = "127.0.0.1:9901";
+  std::string token_file;
+  std::string state_path;
+  bool watch = true;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&](const char* flag) -> const char* {
@@ -55,6 +82,14 @@ int main(int argc, char** argv) {
         std::cerr << "strait: --workers must be a positive number\n";
         return 2;
       }
+    } else if (arg == "--admin") {
+      admin_address = value("--admin");
+    } else if (arg == "--admin-token-file") {
+      token_file = value("--admin-token-file");
+    } else if (arg == "--state") {
+      state_path = value("--state");
+    } else if (arg == "--no-watch") {
+      watch = false;
     } else if (arg == "--log-level") {
       std::string level = value("--log-level");
       if (level == "debug") strait::SetLogLevel(strait::LogLevel::kDebug);
@@ -78,12 +113,29 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  absl::StatusOr<strait::config::v1::Config> config =
-      strait::config::LoadAndValidate(config_path);
-  if (!config.ok()) return Fail(std::string(config.status().message()));
   if (check_only) {
+    absl::StatusOr<strait::config::v1::Config> config =
+        strait::config::LoadAndValidate(config_path);
+    if (!config.ok()) return Fail(std::string(config.status().message()));
     std::cout << config_path << ": ok\n";
     return 0;
+  }
+
+  strait::admin::AdminServerOptions admin_options{.address = admin_address};
+  if (!token_file.empty()) {
+    std::ifstream file(token_file);
+    if (!file) {
+      std::cerr << "strait: --admin-token-file " << token_file << ": " << strerror(errno)
+                << "\n";
+      return 2;
+    }
+    std::stringstream text;
+    text << file.rdbuf();
+    admin_options.token = std::string(absl::StripAsciiWhitespace(text.str()));
+    if (admin_options.token.empty()) {
+      std::cerr << "strait: --admin-token-file " << token_file << ": the file is empty\n";
+      return 2;
+    }
   }
 
   // Block the stop signals in every thread; main waits for them below.
@@ -95,35 +147,40 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  absl::StatusOr<std::unique_ptr<strait::server::Server>> server =
-      strait::server::Server::Create(*config, {.workers = workers});
-  if (!server.ok()) {
-    return Fail(config_path + ": " + std::string(server.status().message()));
-  }
-  if (absl::Status status = (*server)->Start(); !status.ok()) {
+  absl::StatusOr<std::unique_ptr<strait::admin::ControlPlane>> plane =
+      strait::admin::ControlPlane::Create({.config_path = config_path,
+                                           .state_path = state_path,
+                                           .watch = watch,
+                                           .server = {.workers = workers}});
+  if (!plane.ok()) return Fail(std::string(plane.status().message()));
+  if (absl::Status status = (*plane)->Start(); !status.ok()) {
     return Fail(std::string(status.message()));
   }
-  for (const auto& [name, ep] : config->entry_points()) {
-    std::cout << "strait: entry point " << name << " on port " << (*server)->port(name)
-              << std::endl;
+  std::unique_ptr<strait::admin::AdminServer> admin;
+  if (admin_address != "off") {
+    absl::StatusOr<std::unique_ptr<strait::admin::AdminServer>> started =
+        strait::admin::AdminServer::Start(**plane, admin_options);
+    if (!started.ok()) {
+      (*plane)->Shutdown();
+      return Fail(std::string(started.status().message()));
+    }
+    admin = std::move(*started);
+    std::cout << "strait: admin on port " << admin->port() << std::endl;
+  }
+  for (const auto& [name, ep] : (*plane)->Current().config.entry_points()) {
+    std::cout << "strait: entry point " << name << " on port "
+              << (*plane)->server().port(name) << std::endl;
   }
 
   int signal_number = 0;
   for (;;) {
     sigwait(&stop_signals, &signal_number);
     if (signal_number != SIGHUP) break;
-    absl::StatusOr<strait::config::v1::Config> next =
-        strait::config::LoadAndValidate(config_path);
-    absl::Status reloaded = next.ok() ? (*server)->Reload(*next) : next.status();
-    if (reloaded.ok()) {
-      STRAIT_LOG(kInfo, "reloaded ", config_path);
-    } else {
-      STRAIT_LOG(kError, "reload of ", config_path,
-                 " refused, the running configuration stays: ", reloaded.message());
-    }
+    (void)(*plane)->ReloadFromFile();  // logs its result
   }
   STRAIT_LOG(kInfo, "received ", strsignal(signal_number), ": draining");
-  (*server)->Shutdown();
+  if (admin) admin->Shutdown();
+  (*plane)->Shutdown();
   STRAIT_LOG(kInfo, "stopped");
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -36,24 +37,43 @@ pid_t Spawn(const std::vector<std::string>& args, int out_fd) {
 
 }  // namespace
 
-StraitProcess::StraitProcess(const std::string& yaml, std::vector<std::string> extra_args) {
-  char path[] = "/tmp/strait-test-XXXXXX.yaml";
-  int fd = mkstemps(path, 5);
-  if (fd < 0) return;
-  if (write(fd, yaml.data(), yaml.size()) != static_cast<ssize_t>(yaml.size())) return;
-  close(fd);
-  config_path_ = path;
+StraitProcess::StraitProcess(const std::string& yaml, std::vector<std::string> extra_args,
+                             std::string config_path) {
+  std::string text = yaml;
+  if (config_path.empty()) {
+    char path[] = "/tmp/strait-test-XXXXXX.yaml";
+    int fd = mkstemps(path, 5);
+    if (fd < 0) return;
+    if (write(fd, yaml.data(), yaml.size()) != static_cast<ssize_t>(yaml.size())) return;
+    close(fd);
+    config_path_ = path;
+    owns_files_ = true;
+  } else if (!yaml.empty()) {
+    std::ofstream(config_path) << yaml;
+    config_path_ = config_path;
+  } else {
+    std::ifstream file(config_path);
+    std::stringstream read;
+    read << file.rdbuf();
+    text = read.str();
+    config_path_ = config_path;
+  }
   int pipe_fds[2];
   if (pipe(pipe_fds) != 0) return;
   std::vector<std::string> args = {"--config", config_path_};
+  // Tests run side by side: the admin service on a port of its own unless
+  // the test names one.
+  if (std::find(extra_args.begin(), extra_args.end(), "--admin") == extra_args.end()) {
+    args.insert(args.end(), {"--admin", "127.0.0.1:0"});
+  }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   pid_ = Spawn(args, pipe_fds[1]);
   close(pipe_fds[1]);
   // strait prints one line per entry point once all listen; the count of
   // entry points is the count of "address:" keys in the file.
   size_t expected = 0;
-  for (size_t at = yaml.find("address:"); at != std::string::npos;
-       at = yaml.find("address:", at + 1)) {
+  for (size_t at = text.find("address:"); at != std::string::npos;
+       at = text.find("address:", at + 1)) {
     ++expected;
   }
   FILE* out = fdopen(pipe_fds[0], "r");
@@ -63,6 +83,8 @@ StraitProcess::StraitProcess(const std::string& yaml, std::vector<std::string> e
     int port;
     if (sscanf(line, "strait: entry point %255s on port %d", name, &port) == 2) {
       ports_[name] = port;
+    } else if (sscanf(line, "strait: admin on port %d", &port) == 1) {
+      admin_port_ = port;
     }
   }
   // Keep draining the child's output so it never blocks on a full pipe,
@@ -82,7 +104,12 @@ StraitProcess::~StraitProcess() {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
-  if (!config_path_.empty()) unlink(config_path_.c_str());
+  if (owns_files_) {
+    unlink(config_path_.c_str());
+    // The state file strait writes beside its config by default.
+    std::string state = config_path_.substr(0, config_path_.size() - 5) + ".state.json";
+    unlink(state.c_str());
+  }
 }
 
 bool StraitProcess::WaitForOutput(const std::string& text, absl::Duration timeout) {

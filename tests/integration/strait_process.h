@@ -20,12 +20,18 @@ namespace strait::testing {
 class StraitProcess {
  public:
   // Writes `yaml` to a temporary file and starts `strait --config FILE`
-  // with `extra_args`; waits (bounded) until it reports its ports.
-  explicit StraitProcess(const std::string& yaml, std::vector<std::string> extra_args = {});
+  // with `extra_args` (plus `--admin 127.0.0.1:0` unless they name
+  // --admin); waits (bounded) until it reports its ports. With
+  // `config_path`, the file is that one — written with `yaml` unless `yaml`
+  // is empty — and is left behind, with its state file, for the next process.
+  explicit StraitProcess(const std::string& yaml, std::vector<std::string> extra_args = {},
+                         std::string config_path = "");
   ~StraitProcess();
 
   bool started() const { return pid_ > 0 && !ports_.empty(); }
   int port(const std::string& entry_point) const;
+  // The admin service's port; -1 with `--admin off`.
+  int admin_port() const { return admin_port_; }
   pid_t pid() const { return pid_; }
   const std::string& config_path() const { return config_path_; }
   // VmRSS of the process in bytes (0 if it is gone).
@@ -46,6 +52,8 @@ class StraitProcess {
   pid_t pid_ = -1;
   int exit_code_ = -2;
   std::string config_path_;
+  bool owns_files_ = false;  // a temporary config (and its state file): removed at the end
+  int admin_port_ = -1;
   std::map<std::string, int> ports_;
   // The output after the port lines; shared with the thread that reads it.
   struct Output {
