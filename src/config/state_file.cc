@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -20,14 +21,6 @@ namespace {
 // "PATH: CALL: strerror(error)", with the errno's status code.
 absl::Status SysError(int error, const std::string& path, absl::string_view call) {
   return absl::ErrnoToStatus(error, absl::StrCat(path, ": ", call));
-}
-
-// The directory part of `path` as a path to open ("." when there is none).
-std::string DirectoryOf(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
 }
 
 absl::Status WriteAll(int fd, absl::string_view bytes, const std::string& path) {
@@ -87,12 +80,11 @@ absl::Status SaveState(const std::string& path, const v1::State& state) {
         absl::StrCat(path, ": cannot encode the state as JSON: ", std::string(s.message())));
   }
 
-  const std::string dir = DirectoryOf(path);
+  const std::filesystem::path target(path);
+  const std::string dir = target.has_parent_path() ? target.parent_path().string() : ".";
   // A dot name beside the target: same filesystem, so rename is atomic, and
   // hidden from casual listings. mkstemp makes it 0600 and unique.
-  size_t slash = path.rfind('/');
-  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  std::string tmp_path = absl::StrCat(dir, "/.", base, ".tmp.XXXXXX");
+  std::string tmp_path = absl::StrCat(dir, "/.", target.filename().string(), ".tmp.XXXXXX");
   std::vector<char> tmp_template(tmp_path.begin(), tmp_path.end());
   tmp_template.push_back('\0');
   int fd = mkostemp(tmp_template.data(), O_CLOEXEC);
@@ -121,12 +113,8 @@ absl::StatusOr<std::optional<v1::State>> LoadState(const std::string& path) {
 }
 
 std::string DefaultStatePath(const std::string& config_path) {
-  size_t slash = config_path.rfind('/');
-  size_t name_start = slash == std::string::npos ? 0 : slash + 1;
-  size_t dot = config_path.rfind('.');
-  // The last dot of the base name, and not its first character.
-  size_t stem_end = dot != std::string::npos && dot > name_start ? dot : config_path.size();
-  return absl::StrCat(config_path.substr(0, stem_end), ".state.json");
+  // The extension is the base name's last dot on, unless that dot starts it.
+  return std::filesystem::path(config_path).replace_extension(".state.json").string();
 }
 
 }  // namespace strait::config
