@@ -1,9 +1,10 @@
 #include "config/loader.h"
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
-#include <sstream>
+#include <cerrno>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -279,14 +280,30 @@ absl::StatusOr<v1::Config> ParseConfig(absl::string_view text, absl::string_view
   return config;
 }
 
-absl::StatusOr<v1::Config> LoadConfigFile(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot read: ", strerror(errno)));
+absl::StatusOr<std::string> ReadFileBytes(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat(path, ": open"));
+  std::string bytes;
+  char buffer[64 * 1024];
+  for (;;) {
+    ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int error = errno;
+      close(fd);
+      return absl::ErrnoToStatus(error, absl::StrCat(path, ": read"));
+    }
+    if (n == 0) break;
+    bytes.append(buffer, static_cast<size_t>(n));
   }
-  std::stringstream text;
-  text << file.rdbuf();
-  return ParseConfig(text.str(), path);
+  close(fd);
+  return bytes;
+}
+
+absl::StatusOr<v1::Config> LoadConfigFile(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFileBytes(path);
+  if (!text.ok()) return text.status();
+  return ParseConfig(*text, path);
 }
 
 absl::StatusOr<v1::Config> LoadAndValidate(const std::string& path) {

@@ -17,7 +17,13 @@ namespace strait::config {
 // Only the shape is checked here; ValidateConfig checks the meaning.
 absl::StatusOr<v1::Config> ParseConfig(absl::string_view text, absl::string_view source_name);
 
-// Reads `path`, then ParseConfig.
+// The whole content of the file at `path`, byte for byte (through symlinks).
+// Errors name the path and the call that failed, with the errno's status
+// code (NotFound for a missing file):
+//   /etc/strait/strait.yaml: open: No such file or directory
+absl::StatusOr<std::string> ReadFileBytes(const std::string& path);
+
+// ReadFileBytes, then ParseConfig.
 absl::StatusOr<v1::Config> LoadConfigFile(const std::string& path);
 
 // LoadConfigFile then ValidateConfig; validation errors are prefixed with
