@@ -17,15 +17,7 @@ UpstreamConnection* Self(void* user_data) {
 }  // namespace
 
 std::string TransportSettings::Key() const {
-  return absl::StrCat(
-      name, "|", absl::FormatDuration(dial_timeout), "|",
-      absl::FormatDuration(response_header_timeout), "|",
-      absl::FormatDuration(idle_conn_timeout), "|", absl::FormatDuration(read_idle_timeout),
-      "|", absl::FormatDuration(ping_timeout), "|", absl::FormatDuration(pending_timeout),
-      "|", max_conns_per_server, "|", max_pending_requests, "|",
-      http2.max_concurrent_streams, "|", http2.initial_stream_window_size, "|",
-      http2.initial_connection_window_size, "|", http2.max_frame_size, "|",
-      http2.max_header_list_size);
+  return absl::StrCat(name, "#", absl::Hex(fingerprint, absl::kZeroPad16));
 }
 
 absl::StatusOr<std::unique_ptr<UpstreamConnection>> UpstreamConnection::Connect(
