@@ -70,6 +70,7 @@ void Worker::PostDrain() {
 void Worker::AddCounters(proxy::ProxyCounters& sum) {
   RunOnLoop([&] {
     context_.counters().pools = context_.pools().size();
+    context_.counters().upstream_connections = context_.pools().connection_count();
     sum.Add(context_.counters());
   });
 }

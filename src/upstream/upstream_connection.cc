@@ -47,6 +47,10 @@ UpstreamConnection::UpstreamConnection(event::Dispatcher& dispatcher, int fd,
                   }),
       idle_timer_(dispatcher,
                   [this] {
+                    if (!connected_) {  // retired while dialling
+                      io_->Close("retired before it connected");
+                      return;
+                    }
                     // Say goodbye politely; the session closes once GOAWAY is out.
                     goaway_ = true;
                     nghttp2_session_terminate_session(io_->session(), NGHTTP2_NO_ERROR);
@@ -155,9 +159,19 @@ void UpstreamConnection::Detach(int32_t stream_id, uint32_t error_code) {
   owner_.OnConnectionCapacity(this);
 }
 
+void UpstreamConnection::Retire() {
+  if (retired_) return;
+  retired_ = true;
+  goaway_ = true;  // no new streams; the pool no longer counts it
+  UpdateIdleTimer();
+}
+
 void UpstreamConnection::UpdateIdleTimer() {
-  if (streams_.empty() && connected_ && !io_->closed() &&
-      transport_.idle_conn_timeout > absl::ZeroDuration()) {
+  if (!streams_.empty() || io_->closed()) return;
+  if (retired_) {
+    // Not from here: this may run inside an nghttp2 callback.
+    idle_timer_.Arm(absl::ZeroDuration());
+  } else if (connected_ && transport_.idle_conn_timeout > absl::ZeroDuration()) {
     idle_timer_.Arm(transport_.idle_conn_timeout);
   }
 }
