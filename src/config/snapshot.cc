@@ -5,7 +5,10 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "balance/stable_hash.h"
 #include "config/validate.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "net/socket.h"
 #include "upstream/conn_pool.h"
 
@@ -22,10 +25,25 @@ absl::Duration DurationOr(bool has, const google::protobuf::Duration& d,
   return has ? ToDuration(d) : otherwise;
 }
 
+// The fingerprint of `t` that pool keys carry: of its whole deterministic
+// serialization, so that no field can change without giving its RPCs a new
+// pool (a hand-listed subset of fields would forget the next one added).
+uint64_t Fingerprint(const v1::ServersTransport& t) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    out.SetSerializationDeterministic(true);
+    t.SerializeToCodedStream(&out);
+  }
+  return balance::StableHash64(bytes);
+}
+
 upstream::TransportSettings CompileTransport(absl::string_view name,
                                              const v1::ServersTransport& t) {
   upstream::TransportSettings settings;
   settings.name = std::string(name);
+  settings.fingerprint = Fingerprint(t);
   const v1::ForwardingTimeouts& ft = t.forwarding_timeouts();
   if (ft.has_dial_timeout()) settings.dial_timeout = ToDuration(ft.dial_timeout());
   if (ft.has_response_header_timeout()) {

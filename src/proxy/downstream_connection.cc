@@ -53,9 +53,11 @@ void DownstreamConnection::Start() {
   io_.Start(session);
 }
 
-void DownstreamConnection::Shutdown(absl::Duration grace) {
+void DownstreamConnection::Shutdown(absl::Duration grace,
+                                    std::shared_ptr<const config::Snapshot> snapshot) {
   if (shutting_down_ || io_.closed()) return;
   shutting_down_ = true;
+  final_snapshot_ = std::move(snapshot);
   // Two steps, as gRPC servers do: a GOAWAY announcing the end (streams the
   // client sends meanwhile are still served), then, once it has had time to
   // arrive, the GOAWAY naming the last stream strait will serve.
@@ -208,8 +210,9 @@ int DownstreamConnection::OnBeginHeaders(nghttp2_session* session,
   }
   DownstreamConnection* self = Self(user_data);
   self->flood_guard_.OnStreamOpened();
-  auto stream = std::make_unique<ProxyStream>(*self, frame->hd.stream_id,
-                                              self->context_.snapshot());
+  auto stream = std::make_unique<ProxyStream>(
+      *self, frame->hd.stream_id,
+      self->final_snapshot_ ? self->final_snapshot_ : self->context_.snapshot());
   nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, stream.get());
   self->streams_[frame->hd.stream_id] = std::move(stream);
   return 0;

@@ -36,7 +36,11 @@ class DownstreamConnection : public event::Deletable {
   // Sends the server preface and starts serving.
   void Start();
   // Graceful: GOAWAY now, let open streams finish, close after `grace`.
-  void Shutdown(absl::Duration grace);
+  // Streams the client still opens meanwhile use `snapshot` if given (the
+  // last one with this connection's entry point, once a reload removed it)
+  // instead of the worker's running one.
+  void Shutdown(absl::Duration grace,
+                std::shared_ptr<const config::Snapshot> snapshot = nullptr);
 
   // For ProxyStream.
   ProxyContext& context() { return context_; }
@@ -122,6 +126,8 @@ class DownstreamConnection : public event::Deletable {
   static constexpr absl::Duration kGoawayNoticePeriod = absl::Milliseconds(500);
   h2::FloodGuard flood_guard_;
   bool shutting_down_ = false;
+  // Set by Shutdown for the streams still to come; null: the running one.
+  std::shared_ptr<const config::Snapshot> final_snapshot_;
   bool terminated_ = false;  // GOAWAY(ENHANCE_YOUR_CALM) queued
 };
 

@@ -21,12 +21,17 @@ void ProxyContext::SetSnapshot(std::shared_ptr<const config::Snapshot> snapshot)
   services_.clear();  // streams of older snapshots make theirs again if they retry
   mirror_samples_.clear();
   absl::flat_hash_set<std::string> listed;
+  absl::flat_hash_set<std::string> pool_keys;
   for (const auto& [name, service] : snapshot_->services()) {
     for (const upstream::Backend& backend : service.backends) listed.insert(backend.url);
+    pool_keys.insert(service.pool_keys.begin(), service.pool_keys.end());
   }
   absl::erase_if(loads_, [&](const auto& entry) {
     return entry.second.in_flight == 0 && !listed.contains(entry.first);
   });
+  // Pools of transports or servers this snapshot dropped: their connections
+  // go as their last streams end.
+  pools_.SetLiveKeys(std::move(pool_keys));
   pools_.EvictIdle();
 }
 

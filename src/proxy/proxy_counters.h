@@ -20,8 +20,10 @@ struct ProxyCounters {
   uint64_t stalled_streams_reset = 0;
   // Gauge: request bytes kept for replay by a retry policy, now.
   uint64_t replay_bytes = 0;
-  // Gauge: backend connection pools (one per server and transport) alive.
+  // Gauge: backend connection pools (one per server and transport) alive,
+  // and the connections to backends over all of them (draining ones too).
   uint64_t pools = 0;
+  uint64_t upstream_connections = 0;
   // Servers this worker ejected after failures in a row (passive health).
   uint64_t ejections = 0;
   // Mirror copies of RPCs routed to a mirroring service: sampled and begun;
@@ -46,6 +48,7 @@ struct ProxyCounters {
     stalled_streams_reset += other.stalled_streams_reset;
     replay_bytes += other.replay_bytes;
     pools += other.pools;
+    upstream_connections += other.upstream_connections;
     ejections += other.ejections;
     mirror_copies_started += other.mirror_copies_started;
     mirror_copies_completed += other.mirror_copies_completed;

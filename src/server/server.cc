@@ -7,7 +7,9 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/log.h"
 #include "config/snapshot.h"
 #include "config/validate.h"
@@ -20,18 +22,57 @@ namespace strait::server {
 
 namespace {
 
-// The entry points' names and addresses, as written: they cannot change
-// while strait runs (their sockets are bound once).
-bool SameEntryPoints(const config::v1::Config& a, const config::v1::Config& b) {
-  if (a.entry_points_size() != b.entry_points_size()) return false;
-  for (const auto& [name, ep] : a.entry_points()) {
-    auto it = b.entry_points().find(name);
-    if (it == b.entry_points().end()) return false;
-    absl::StatusOr<net::HostPort> x = net::ParseHostPort(ep.address());
-    absl::StatusOr<net::HostPort> y = net::ParseHostPort(it->second.address());
-    if (!x.ok() || !y.ok() || net::FormatHostPort(*x) != net::FormatHostPort(*y)) return false;
+// One entry point's listening sockets, one per worker, all on one port.
+struct BoundEntryPoint {
+  std::string name;
+  net::SocketAddress address;  // with the port resolved
+  std::vector<int> fds;        // one per worker, not yet owned by any
+};
+
+void CloseAll(std::vector<BoundEntryPoint>& bound) {
+  for (BoundEntryPoint& b : bound) {
+    for (int fd : b.fds) close(fd);
+    b.fds.clear();
   }
-  return true;
+}
+
+// Binds entry point `name` at `address` (as configured) `count` times with
+// SO_REUSEPORT; port 0 is resolved once and shared. On failure nothing stays
+// bound, and the error names entryPoints.<name>.address.
+absl::StatusOr<BoundEntryPoint> Bind(const std::string& name, const std::string& address,
+                                     int count) {
+  auto field_error = [&](const absl::Status& status) {
+    return absl::Status(status.code(), absl::StrCat("entryPoints.", name,
+                                                    ".address: ", status.message()));
+  };
+  absl::StatusOr<net::HostPort> host_port = net::ParseHostPort(address);
+  if (!host_port.ok()) return field_error(host_port.status());
+  absl::StatusOr<net::SocketAddress> resolved = net::Resolve(*host_port);
+  if (!resolved.ok()) return field_error(resolved.status());
+  resolved = net::PickFreePort(*resolved);
+  if (!resolved.ok()) return field_error(absl::UnavailableError(resolved.status().message()));
+  BoundEntryPoint bound{.name = name, .address = *resolved, .fds = {}};
+  for (int i = 0; i < count; ++i) {
+    absl::StatusOr<int> fd = net::ListenReusePort(bound.address, 1024);
+    if (!fd.ok()) {
+      for (int open : bound.fds) close(open);
+      return field_error(absl::UnavailableError(fd.status().message()));
+    }
+    bound.fds.push_back(*fd);
+  }
+  return bound;
+}
+
+// The address of every entry point of `config`, normalized: an entry point
+// whose address stays keeps its sockets (and its resolved port 0) across a
+// reload.
+std::map<std::string, std::string> Addresses(const config::v1::Config& config) {
+  std::map<std::string, std::string> out;
+  for (const auto& [name, ep] : config.entry_points()) {
+    absl::StatusOr<net::HostPort> parsed = net::ParseHostPort(ep.address());
+    out[name] = parsed.ok() ? net::FormatHostPort(*parsed) : ep.address();
+  }
+  return out;
 }
 
 }  // namespace
@@ -41,71 +82,100 @@ class Server::Impl {
   explicit Impl(int workers) : worker_count_(workers) {}
   ~Impl() { Shutdown(); }
 
-  absl::Status Compile(const config::v1::Config& config) {
-    absl::StatusOr<std::shared_ptr<const config::Snapshot>> snapshot =
-        config::Snapshot::Compile(config, &health_);
-    if (!snapshot.ok()) return snapshot.status();
-    snapshot_ = std::move(*snapshot);
-    return absl::OkStatus();
+  // The first configuration, before Start.
+  absl::Status Init(const config::v1::Config& config) {
+    absl::MutexLock control(&control_mu_);
+    return Compile(config);
   }
 
   absl::Status Start() {
+    absl::MutexLock control(&control_mu_);
     for (int i = 0; i < worker_count_; ++i) {
       workers_.push_back(std::make_unique<Worker>(i));
     }
-    for (const auto& [name, ep] : snapshot_->entry_points()) {
-      absl::StatusOr<net::SocketAddress> address = net::Resolve(ep.address);
-      if (!address.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("entryPoints.", name, ".address: ", address.status().message()));
+    std::shared_ptr<const config::Snapshot> snapshot = current();
+    std::vector<BoundEntryPoint> bound;
+    for (const auto& [name, ep] : snapshot->config().entry_points()) {
+      absl::StatusOr<BoundEntryPoint> b = Bind(name, ep.address(), worker_count_);
+      if (!b.ok()) {
+        CloseAll(bound);
+        workers_.clear();
+        return b.status();
       }
-      address = net::PickFreePort(*address);
-      if (!address.ok()) {
-        return absl::UnavailableError(
-            absl::StrCat("entry point ", name, ": ", address.status().message()));
-      }
-      // The first socket resolves port 0; the others share its port.
-      for (int i = 0; i < worker_count_; ++i) {
-        absl::StatusOr<int> fd = net::ListenReusePort(*address, 1024);
-        if (!fd.ok()) {
-          return absl::UnavailableError(
-              absl::StrCat("entry point ", name, ": ", fd.status().message()));
-        }
-        if (i == 0) {
-          absl::StatusOr<net::SocketAddress> bound = net::LocalAddress(*fd);
-          if (!bound.ok()) return bound.status();
-          *address = *bound;
-          ports_[name] = bound->port();
-        }
-        workers_[i]->AddListener(name, *fd);
-      }
-      STRAIT_LOG(kInfo, "entry point ", name, " listening on ", address->ToString(),
-                 " (", worker_count_, " workers)");
+      bound.push_back(std::move(*b));
     }
-    for (auto& worker : workers_) worker->Start(snapshot_);
+    for (BoundEntryPoint& b : bound) {
+      for (size_t i = 0; i < workers_.size(); ++i) workers_[i]->AddListener(b.name, b.fds[i]);
+    }
+    Publish(bound);
+    for (auto& worker : workers_) worker->Start(snapshot);
     started_ = true;
     return absl::OkStatus();
   }
 
   absl::Status Reload(const config::v1::Config& config) {
-    // Checked before compiling: compiling updates the health store, which
-    // must not start checking servers of a configuration that is refused.
+    absl::MutexLock control(&control_mu_);
+    // Checked before binding and compiling: compiling updates the health
+    // store, which must not start checking servers of a configuration that
+    // is refused.
     if (absl::Status valid = config::ValidateConfig(config); !valid.ok()) return valid;
-    if (!SameEntryPoints(snapshot_->config(), config)) {
-      return absl::FailedPreconditionError(
-          "entryPoints: names and addresses cannot change while strait runs; restart it");
+    std::shared_ptr<const config::Snapshot> old = current();
+    // An entry point whose address changed is removed and added again.
+    std::map<std::string, std::string> was = Addresses(old->config());
+    std::map<std::string, std::string> will = Addresses(config);
+    std::vector<std::string> removed;
+    for (const auto& [name, address] : was) {
+      auto it = will.find(name);
+      if (it == will.end() || it->second != address) removed.push_back(name);
     }
-    if (absl::Status compiled = Compile(config); !compiled.ok()) return compiled;
-    for (auto& worker : workers_) worker->SetSnapshot(snapshot_);
+    // Bound on every worker before anything changes; without workers
+    // (before Start, after Shutdown) Start binds them.
+    std::vector<BoundEntryPoint> added;
+    if (started_) {
+      for (const auto& [name, address] : will) {
+        auto it = was.find(name);
+        if (it != was.end() && it->second == address) continue;
+        absl::StatusOr<BoundEntryPoint> b = Bind(name, address, worker_count_);
+        if (!b.ok()) {
+          CloseAll(added);
+          return b.status();
+        }
+        added.push_back(std::move(*b));
+      }
+    }
+    if (absl::Status compiled = Compile(config); !compiled.ok()) {
+      CloseAll(added);
+      return compiled;
+    }
+    if (!started_) return absl::OkStatus();
+    std::shared_ptr<const config::Snapshot> snapshot = current();
+    // Per worker: removed listeners first, so that streams their clients
+    // still open keep the old snapshot; added ones last, so that their
+    // connections find their entry point in the new one.
+    for (size_t i = 0; i < workers_.size(); ++i) {
+      for (const std::string& name : removed) {
+        workers_[i]->RemoveListener(name, old->entry_point(name)->grace_timeout);
+      }
+      workers_[i]->SetSnapshot(snapshot);
+      for (BoundEntryPoint& b : added) workers_[i]->AddListener(b.name, b.fds[i]);
+    }
+    for (const std::string& name : removed) {
+      absl::MutexLock lock(&mu_);
+      ports_.erase(name);
+      STRAIT_LOG(kInfo, "entry point ", name, " closed");
+    }
+    Publish(added);
     return absl::OkStatus();
   }
 
   int port(absl::string_view entry_point) const {
-    auto it = ports_.find(std::string(entry_point));
+    absl::MutexLock lock(&mu_);
+    auto it = ports_.find(entry_point);
     return it == ports_.end() ? -1 : it->second;
   }
 
   proxy::ProxyCounters Stats() {
+    absl::MutexLock control(&control_mu_);
     proxy::ProxyCounters sum;
     for (auto& worker : workers_) worker->AddCounters(sum);
     for (auto& c : finished_) sum.Add(c);
@@ -113,7 +183,8 @@ class Server::Impl {
   }
 
   std::optional<ServerHealthView> Health(absl::string_view service, absl::string_view url) {
-    const config::ServiceEntry* entry = snapshot_->service(service);
+    std::shared_ptr<const config::Snapshot> snapshot = current();
+    const config::ServiceEntry* entry = snapshot->service(service);
     if (entry == nullptr) return std::nullopt;
     for (size_t i = 0; i < entry->backends.size(); ++i) {
       if (entry->backends[i].url != url) continue;
@@ -129,6 +200,7 @@ class Server::Impl {
   }
 
   void Shutdown() {
+    absl::MutexLock control(&control_mu_);
     if (!started_) return;
     started_ = false;
     for (auto& worker : workers_) worker->PostDrain();
@@ -139,15 +211,48 @@ class Server::Impl {
   }
 
  private:
+  std::shared_ptr<const config::Snapshot> current() const {
+    absl::MutexLock lock(&mu_);
+    return snapshot_;
+  }
+
+  absl::Status Compile(const config::v1::Config& config)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_) {
+    absl::StatusOr<std::shared_ptr<const config::Snapshot>> snapshot =
+        config::Snapshot::Compile(config, &health_);
+    if (!snapshot.ok()) return snapshot.status();
+    absl::MutexLock lock(&mu_);
+    snapshot_ = std::move(*snapshot);
+    return absl::OkStatus();
+  }
+
+  // The ports of entry points whose sockets the workers have taken.
+  void Publish(const std::vector<BoundEntryPoint>& bound) {
+    for (const BoundEntryPoint& b : bound) {
+      absl::MutexLock lock(&mu_);
+      ports_[b.name] = b.address.port();
+      STRAIT_LOG(kInfo, "entry point ", b.name, " listening on ", b.address.ToString(), " (",
+                 worker_count_, " workers)");
+    }
+  }
+
   // Before snapshot_: the servers' health outlives no snapshot it serves,
   // and its checkers stop last.
   health::HealthStore health_;
-  std::shared_ptr<const config::Snapshot> snapshot_;
   const int worker_count_;
-  std::vector<std::unique_ptr<Worker>> workers_;
-  std::map<std::string, int> ports_;
-  std::vector<proxy::ProxyCounters> finished_;  // of workers already shut down
-  bool started_ = false;
+  // Held by whatever changes the configuration or walks the workers (Start,
+  // Reload, Stats, Shutdown): the admin service and SIGHUP may reload at
+  // once, and each Reload returns only once every worker has taken its
+  // snapshot.
+  absl::Mutex control_mu_;
+  std::vector<std::unique_ptr<Worker>> workers_ ABSL_GUARDED_BY(control_mu_);
+  std::vector<proxy::ProxyCounters> finished_  // of workers already shut down
+      ABSL_GUARDED_BY(control_mu_);
+  bool started_ ABSL_GUARDED_BY(control_mu_) = false;
+  // What other threads read while a reload runs (port(), Health()).
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const config::Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int, std::less<>> ports_ ABSL_GUARDED_BY(mu_);
 };
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(const config::v1::Config& config,
@@ -156,7 +261,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const config::v1::Config&
                     ? options.workers
                     : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   auto impl = std::make_unique<Impl>(workers);
-  if (absl::Status status = impl->Compile(config); !status.ok()) return status;
+  if (absl::Status status = impl->Init(config); !status.ok()) return status;
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 

@@ -27,8 +27,9 @@ struct ServerOptions {
 };
 
 // strait itself: the workers, their listeners, and the running configuration.
-// Created and driven from one thread (main, or a test); it starts and joins
-// the worker threads.
+// Created, started and shut down by one thread (main, or a test), which
+// starts and joins the worker threads; Reload, port, Stats and Health may
+// be called from any thread meanwhile (the admin service, SIGHUP).
 class Server {
  public:
   // Validates and compiles `config`; fails with a field-path message.
@@ -39,15 +40,22 @@ class Server {
   // Binds every entry point (SO_REUSEPORT, one socket per worker) and starts
   // the workers.
   absl::Status Start();
-  // The bound port of an entry point (resolves port 0); -1 if unknown.
+  // The bound port of an entry point (resolves port 0); -1 if unknown or
+  // removed by a reload. Thread-safe.
   int port(absl::string_view entry_point) const;
-  // Replaces the running configuration: validates and compiles `config`,
-  // then hands it to every worker; RPCs already running keep the one they
-  // started with. Entry points (names and addresses) cannot change while
-  // running. Returns once every worker has taken the new snapshot.
+  // Replaces the running configuration: validates `config`, binds the
+  // entry points it adds or moves to another address on every worker
+  // (failing with `entryPoints.<name>.address: ...` and changing nothing if
+  // one cannot be bound), compiles it, then hands it to every worker; RPCs
+  // already running keep the snapshot they started with. An entry point
+  // removed (or moved) stops accepting at once and sends GOAWAY to its
+  // clients at once; their streams may finish within its old graceTimeOut.
+  // Pools whose transport or server the new snapshot no longer uses close
+  // their connections as their last streams end. Thread-safe, serialized;
+  // returns once every worker has taken the new snapshot.
   absl::Status Reload(const config::v1::Config& config);
   // The counters of every worker, summed. Blocks until each worker's loop
-  // has answered (briefly: one loop turn each).
+  // has answered (briefly: one loop turn each), and while a Reload runs.
   proxy::ProxyCounters Stats();
   // The health of server `url` of `service` in the running configuration;
   // nullopt if the service does not list it.

@@ -17,27 +17,43 @@ Worker::~Worker() {
 }
 
 void Worker::AddListener(const std::string& name, int fd) {
-  listen_fds_.emplace_back(name, fd);
+  RunOnLoop([&] {
+    if (draining_) {
+      close(fd);
+      return;
+    }
+    listeners_[name] = std::make_unique<net::Listener>(
+        dispatcher_, fd, [this, name](int client, const net::SocketAddress& peer) {
+          OnAccept(name, client, peer);
+        });
+  });
+}
+
+void Worker::RemoveListener(const std::string& name, absl::Duration grace) {
+  RunOnLoop([&] {
+    listeners_.erase(name);  // closes the socket: new connections are refused
+    // The snapshot that still has the entry point, for the streams to come.
+    std::shared_ptr<const config::Snapshot> last = context_.snapshot();
+    // Shutdown may close a connection at once, which erases it: iterate a copy.
+    std::vector<proxy::DownstreamConnection*> open;
+    for (auto& [raw, _] : connections_) {
+      if (raw->entry_point() == name) open.push_back(raw);
+    }
+    for (proxy::DownstreamConnection* c : open) {
+      if (connections_.contains(c)) c->Shutdown(grace, last);
+    }
+  });
 }
 
 void Worker::Start(std::shared_ptr<const config::Snapshot> snapshot) {
   context_.SetSnapshot(std::move(snapshot));
   thread_ = std::thread([this] {
-    for (auto& [name, fd] : listen_fds_) {
-      std::string entry_point = name;
-      listeners_.push_back(std::make_unique<net::Listener>(
-          dispatcher_, fd, [this, entry_point](int client, const net::SocketAddress& peer) {
-            OnAccept(entry_point, client, peer);
-          }));
-    }
-    listen_fds_.clear();
     dispatcher_.Run();
-    {
-      std::lock_guard<std::mutex> lock(exit_mu_);
-      exited_ = true;
-      dispatcher_.RunPostedNow();  // what was posted before exited_ was set
-    }
-    // The loop is done: close what is left while the dispatcher still exists.
+    std::lock_guard<std::mutex> lock(exit_mu_);
+    exited_ = true;
+    dispatcher_.RunPostedNow();  // what was posted before exited_ was set
+    // The loop is done: close what is left while the dispatcher still
+    // exists (under the lock: RunOnLoop runs its calls directly from now).
     connections_.clear();
     listeners_.clear();
   });
@@ -70,6 +86,7 @@ void Worker::PostDrain() {
 void Worker::AddCounters(proxy::ProxyCounters& sum) {
   RunOnLoop([&] {
     context_.counters().pools = context_.pools().size();
+    context_.counters().upstream_connections = context_.pools().connection_count();
     sum.Add(context_.counters());
   });
 }
@@ -105,7 +122,7 @@ void Worker::OnConnectionClosed(proxy::DownstreamConnection* connection) {
 void Worker::Drain() {
   if (draining_) return;
   draining_ = true;
-  for (auto& listener : listeners_) listener->Close();
+  for (auto& [name, listener] : listeners_) listener->Close();
   // Shutdown may close a connection at once, which erases it: iterate a copy.
   std::vector<proxy::DownstreamConnection*> open;
   for (auto& [raw, _] : connections_) open.push_back(raw);

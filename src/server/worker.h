@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -19,7 +20,8 @@ namespace strait::server {
 // One event loop thread with its own listening sockets (one per entry point,
 // SO_REUSEPORT), its client connections, upstream pools and balancer state.
 // Created and joined by the Server; after Start() everything inside runs on
-// the worker's thread, reached from outside only through Post().
+// the worker's thread, reached from outside only through Post() (the
+// thread-safe methods below wait for their turn on the loop).
 class Worker {
  public:
   explicit Worker(int index);
@@ -27,12 +29,23 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Before Start(): a listening socket for entry point `name` (owned now).
+  // Thread-safe: accepts connections of entry point `name` on the
+  // listening socket `fd` (owned from now on); returns once it does (before
+  // Start(): at once). A listener `name` had before is closed. Connections
+  // take the settings of `name` in the running snapshot: add a listener
+  // after the snapshot that has its entry point.
   void AddListener(const std::string& name, int fd);
+  // Thread-safe: closes the listener of entry point `name` and sends GOAWAY
+  // now to each client connection of it; their streams may finish within
+  // `grace`, then they close. Streams those clients open meanwhile keep the
+  // snapshot running now: remove a listener before the snapshot without
+  // its entry point. Returns once done.
+  void RemoveListener(const std::string& name, absl::Duration grace);
   // Starts the thread with `snapshot` as the running configuration.
   void Start(std::shared_ptr<const config::Snapshot> snapshot);
   // Thread-safe: new streams use `snapshot` from the worker's next loop
-  // turn on; returns once the worker has taken it.
+  // turn on (pools it does not use are retired); returns once the worker
+  // has taken it.
   void SetSnapshot(std::shared_ptr<const config::Snapshot> snapshot);
   // Thread-safe: stop accepting, GOAWAY every client, let streams finish
   // within their entry point's grace period, then exit the loop.
@@ -54,8 +67,8 @@ class Worker {
   const int index_;
   event::Dispatcher dispatcher_;  // first member: outlives everything below
   proxy::ProxyContext context_;
-  std::vector<std::pair<std::string, int>> listen_fds_;  // until Start()
-  std::vector<std::unique_ptr<net::Listener>> listeners_;
+  // By entry point name.
+  absl::flat_hash_map<std::string, std::unique_ptr<net::Listener>> listeners_;
   absl::flat_hash_map<proxy::DownstreamConnection*,
                       std::unique_ptr<proxy::DownstreamConnection>>
       connections_;

@@ -1,6 +1,7 @@
 #ifndef STRAIT_UPSTREAM_BACKEND_H_
 #define STRAIT_UPSTREAM_BACKEND_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/time/time.h"
@@ -21,6 +22,10 @@ struct Backend {
 // Immutable; lives in a Snapshot.
 struct TransportSettings {
   std::string name;  // "" for the built-in defaults
+  // A fingerprint of the serversTransport message these settings were
+  // compiled from (of its deterministic serialization), set by the
+  // Snapshot: any field that changes gives another Key().
+  uint64_t fingerprint = 0;
   absl::Duration dial_timeout = absl::Seconds(30);
   absl::Duration response_header_timeout = absl::ZeroDuration();  // 0: none
   absl::Duration idle_conn_timeout = absl::Seconds(90);
@@ -31,8 +36,9 @@ struct TransportSettings {
   uint32_t max_pending_requests = 1024;
   h2::Http2Limits http2;
 
-  // Identifies these settings: connections are shared only between
-  // identical transports, so a changed transport gets fresh connections.
+  // Identifies these settings by name and fingerprint: connections are
+  // shared only between identical transports, so a changed transport gets
+  // fresh connections.
   std::string Key() const;
 };
 

@@ -8,11 +8,12 @@
 namespace strait::upstream {
 
 ConnPool::ConnPool(event::Dispatcher& dispatcher, const Backend& backend,
-                   const TransportSettings& transport)
+                   const TransportSettings& transport, std::function<void()> on_retired_idle)
     : dispatcher_(dispatcher),
       backend_(backend),
       transport_(transport),
-      pending_timer_(dispatcher, [this] { OnPendingTimer(); }) {}
+      pending_timer_(dispatcher, [this] { OnPendingTimer(); }),
+      on_retired_idle_(std::move(on_retired_idle)) {}
 
 ConnPool::~ConnPool() = default;
 
@@ -36,6 +37,19 @@ void ConnPool::Cancel(StreamHandler* handler) {
   auto it = std::find_if(pending_.begin(), pending_.end(),
                          [&](const Pending& p) { return p.handler == handler; });
   if (it != pending_.end()) pending_.erase(it);
+  MaybeRetireConnections();
+}
+
+void ConnPool::SetRetired(bool retired) {
+  retired_ = retired;
+  MaybeRetireConnections();
+}
+
+void ConnPool::MaybeRetireConnections() {
+  if (!retired_ || !pending_.empty()) return;
+  // Retire() closes nothing from here: no callback re-enters the pool.
+  for (auto& conn : connections_) conn->Retire();
+  if (connections_.empty() && on_retired_idle_) on_retired_idle_();
 }
 
 void ConnPool::Dispatch() {
@@ -64,6 +78,8 @@ void ConnPool::Dispatch() {
   dispatching_ = false;
   // After the loop: failed handlers may retry into this very pool.
   if (!connect_error.ok()) FailPending(connect_error);
+  // A retired pool's connections took what waited: they go once it is done.
+  MaybeRetireConnections();
 }
 
 bool ConnPool::ShouldConnect() const {
@@ -97,6 +113,7 @@ void ConnPool::FailPending(const absl::Status& reason) {
   std::deque<Pending> failed;
   failed.swap(pending_);
   for (const Pending& p : failed) p.handler->OnUpstreamFailure(reason, /*never_sent=*/true);
+  MaybeRetireConnections();
 }
 
 void ConnPool::OnConnectionCapacity(UpstreamConnection*) { Dispatch(); }
@@ -106,7 +123,8 @@ void ConnPool::OnConnectionClosed(UpstreamConnection* connection,
   auto it = std::find_if(connections_.begin(), connections_.end(),
                          [&](const auto& c) { return c.get() == connection; });
   if (it == connections_.end()) return;
-  bool was_ready = connection->ready();
+  // A retired connection closing is no dial failure, whatever its state.
+  bool was_ready = connection->ready() || connection->retired();
   // We are inside the connection's own call stack: free it next turn.
   dispatcher_.DeferredDelete(std::move(*it));
   connections_.erase(it);
@@ -142,10 +160,32 @@ void ConnPool::OnPendingTimer() {
         /*never_sent=*/true);
   }
   ArmPendingTimer();
+  MaybeRetireConnections();
 }
 
 std::string PoolKey(const TransportSettings& transport, const Backend& backend) {
   return absl::StrCat(transport.Key(), "|", backend.address.ToString());
+}
+
+PoolSet::PoolSet(event::Dispatcher& dispatcher)
+    : dispatcher_(dispatcher), evict_retired_(dispatcher, [this] { EvictRetired(); }) {}
+
+void PoolSet::SetLiveKeys(absl::flat_hash_set<std::string> keys) {
+  live_keys_ = std::move(keys);
+  for (auto& [key, pool] : pools_) pool->SetRetired(!live_keys_->contains(key));
+}
+
+void PoolSet::EvictRetired() {
+  absl::erase_if(pools_, [](const auto& entry) {
+    const ConnPool& pool = *entry.second;
+    return pool.retired() && pool.connection_count() == 0 && pool.pending_count() == 0;
+  });
+}
+
+size_t PoolSet::connection_count() const {
+  size_t n = 0;
+  for (const auto& [key, pool] : pools_) n += pool->connection_count();
+  return n;
 }
 
 void PoolSet::EvictIdle() {
@@ -162,7 +202,11 @@ void PoolSet::EvictIdle() {
 ConnPool& PoolSet::Get(const std::string& key, const TransportSettings& transport,
                        const Backend& backend) {
   auto& pool = pools_[key];
-  if (pool == nullptr) pool = std::make_unique<ConnPool>(dispatcher_, backend, transport);
+  if (pool == nullptr) {
+    pool = std::make_unique<ConnPool>(dispatcher_, backend, transport,
+                                      [this] { evict_retired_.Schedule(); });
+    if (live_keys_.has_value() && !live_keys_->contains(key)) pool->SetRetired(true);
+  }
   return *pool;
 }
 

@@ -2,11 +2,14 @@
 #define STRAIT_UPSTREAM_CONN_POOL_H_
 
 #include <deque>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "upstream/upstream_connection.h"
@@ -18,12 +21,18 @@ namespace strait::upstream {
 // when every open one is at the server's SETTINGS_MAX_CONCURRENT_STREAMS, up
 // to maxConnsPerServer. Draining connections (GOAWAY received or sent) finish
 // their streams outside that limit: they take no new RPCs. RPCs that find no
-// room wait in a bounded queue, each for at most pendingTimeout. Owned by the
-// worker's PoolSet; loop-thread-only.
+// room wait in a bounded queue, each for at most pendingTimeout. A pool the
+// running snapshot no longer uses is retired (SetRetired): its connections
+// close as their last streams end. Owned by the worker's PoolSet;
+// loop-thread-only.
 class ConnPool : public UpstreamConnection::Owner {
  public:
+  // `on_retired_idle` (may be empty) runs whenever the pool is retired and
+  // has no connection and no queued RPC left, from inside the pool's own
+  // calls: it may only arrange for the pool's deletion later.
   ConnPool(event::Dispatcher& dispatcher, const Backend& backend,
-           const TransportSettings& transport);
+           const TransportSettings& transport,
+           std::function<void()> on_retired_idle = nullptr);
   ~ConnPool() override;
   ConnPool(const ConnPool&) = delete;
   ConnPool& operator=(const ConnPool&) = delete;
@@ -37,6 +46,16 @@ class ConnPool : public UpstreamConnection::Owner {
 
   size_t connection_count() const { return connections_.size(); }
   size_t pending_count() const { return pending_.size(); }
+
+  // Retired: the running snapshot no longer uses this pool (its transport
+  // or its server changed or went). Every connection it has is retired
+  // (UpstreamConnection::Retire): it takes no new RPC, and closes once its
+  // last stream has ended. RPCs queued here, or opened here later by an
+  // older snapshot's stream that retries, still get a connection, which is
+  // retired in turn once nothing waits. Un-retiring (the key came back)
+  // leaves connections retired so far as they are: new RPCs get new ones.
+  void SetRetired(bool retired);
+  bool retired() const { return retired_; }
 
   // UpstreamConnection::Owner
   void OnConnectionCapacity(UpstreamConnection* connection) override;
@@ -70,6 +89,9 @@ class ConnPool : public UpstreamConnection::Owner {
   void FailPending(const absl::Status& reason);
   void OnPendingTimer();
   void ArmPendingTimer();
+  // Retired and nothing waits: retires every connection, and reports a
+  // pool left empty (on_retired_idle_).
+  void MaybeRetireConnections();
 
   event::Dispatcher& dispatcher_;
   const Backend backend_;
@@ -80,6 +102,8 @@ class ConnPool : public UpstreamConnection::Owner {
   bool dispatching_ = false;  // Dispatch() is on the stack
   // No dial before this while HasLiveConnection() (see kRedialDelay).
   absl::Time redial_after_ = absl::InfinitePast();
+  bool retired_ = false;
+  std::function<void()> on_retired_idle_;
 };
 
 // The key of the pool for `backend` over `transport`: the same for equal
@@ -87,12 +111,22 @@ class ConnPool : public UpstreamConnection::Owner {
 // Computed once per snapshot, not per RPC.
 std::string PoolKey(const TransportSettings& transport, const Backend& backend);
 
-// Every ConnPool of one worker, keyed by PoolKey.
+// Every ConnPool of one worker, keyed by PoolKey. Owned by the worker's
+// ProxyContext; loop-thread-only.
 class PoolSet {
  public:
-  explicit PoolSet(event::Dispatcher& dispatcher) : dispatcher_(dispatcher) {}
+  explicit PoolSet(event::Dispatcher& dispatcher);
+  // The pool of `key`, made if needed: a new pool whose key the running
+  // snapshot does not use (SetLiveKeys; an older snapshot's stream that
+  // retries) is retired from the start.
   ConnPool& Get(const std::string& key, const TransportSettings& transport,
                 const Backend& backend);
+  // The running snapshot uses exactly the pools of `keys`: every other pool
+  // is retired (ConnPool::SetRetired) and freed once it is empty, on a
+  // later loop turn; a pool whose key is among them again is un-retired.
+  // Off the hot path: the worker calls it when it takes a new snapshot.
+  // Until the first call every key counts as used.
+  void SetLiveKeys(absl::flat_hash_set<std::string> keys);
   // Frees every pool with no connection and no queued RPC: pools of servers
   // or transports a reload removed would otherwise live forever. Safe
   // whenever no pool is on the stack (the worker calls it when it takes a
@@ -101,10 +135,19 @@ class PoolSet {
   // which call back into their pool, keep it busy until they are gone.
   void EvictIdle();
   size_t size() const { return pools_.size(); }
+  // Upstream connections over every pool (for Stats; not on the hot path).
+  size_t connection_count() const;
 
  private:
+  // Frees retired pools left empty (evict_retired_, outside any pool call).
+  void EvictRetired();
+
   event::Dispatcher& dispatcher_;
+  // nullopt until SetLiveKeys: every key is live.
+  std::optional<absl::flat_hash_set<std::string>> live_keys_;
   absl::flat_hash_map<std::string, std::unique_ptr<ConnPool>> pools_;
+  // Scheduled by a retired pool that became empty; cancelled with the set.
+  event::DeferredCall evict_retired_;
 };
 
 }  // namespace strait::upstream

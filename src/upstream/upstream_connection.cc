@@ -17,15 +17,7 @@ UpstreamConnection* Self(void* user_data) {
 }  // namespace
 
 std::string TransportSettings::Key() const {
-  return absl::StrCat(
-      name, "|", absl::FormatDuration(dial_timeout), "|",
-      absl::FormatDuration(response_header_timeout), "|",
-      absl::FormatDuration(idle_conn_timeout), "|", absl::FormatDuration(read_idle_timeout),
-      "|", absl::FormatDuration(ping_timeout), "|", absl::FormatDuration(pending_timeout),
-      "|", max_conns_per_server, "|", max_pending_requests, "|",
-      http2.max_concurrent_streams, "|", http2.initial_stream_window_size, "|",
-      http2.initial_connection_window_size, "|", http2.max_frame_size, "|",
-      http2.max_header_list_size);
+  return absl::StrCat(name, "#", absl::Hex(fingerprint, absl::kZeroPad16));
 }
 
 absl::StatusOr<std::unique_ptr<UpstreamConnection>> UpstreamConnection::Connect(
@@ -55,6 +47,10 @@ UpstreamConnection::UpstreamConnection(event::Dispatcher& dispatcher, int fd,
                   }),
       idle_timer_(dispatcher,
                   [this] {
+                    if (!connected_) {  // retired while dialling
+                      io_->Close("retired before it connected");
+                      return;
+                    }
                     // Say goodbye politely; the session closes once GOAWAY is out.
                     goaway_ = true;
                     nghttp2_session_terminate_session(io_->session(), NGHTTP2_NO_ERROR);
@@ -163,9 +159,19 @@ void UpstreamConnection::Detach(int32_t stream_id, uint32_t error_code) {
   owner_.OnConnectionCapacity(this);
 }
 
+void UpstreamConnection::Retire() {
+  if (retired_) return;
+  retired_ = true;
+  goaway_ = true;  // no new streams; the pool no longer counts it
+  UpdateIdleTimer();
+}
+
 void UpstreamConnection::UpdateIdleTimer() {
-  if (streams_.empty() && connected_ && !io_->closed() &&
-      transport_.idle_conn_timeout > absl::ZeroDuration()) {
+  if (!streams_.empty() || io_->closed()) return;
+  if (retired_) {
+    // Not from here: this may run inside an nghttp2 callback.
+    idle_timer_.Arm(absl::ZeroDuration());
+  } else if (connected_ && transport_.idle_conn_timeout > absl::ZeroDuration()) {
     idle_timer_.Arm(transport_.idle_conn_timeout);
   }
 }

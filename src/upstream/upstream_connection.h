@@ -52,6 +52,11 @@ class UpstreamConnection : public event::Deletable {
   // The handler is going away: reset the stream with `error_code` if it is
   // still open, and never call the handler again.
   void Detach(int32_t stream_id, uint32_t error_code);
+  // The pool has no more use for this connection (ConnPool::SetRetired): it
+  // takes no new stream from now on, and once its last stream has ended it
+  // says GOAWAY and closes (on a later loop turn: at once, if it has none).
+  // Its open streams finish normally.
+  void Retire();
 
   // The server's SETTINGS arrived: its stream limit is known.
   bool ready() const { return ready_; }
@@ -60,6 +65,7 @@ class UpstreamConnection : public event::Deletable {
   bool accepting() const;
   // GOAWAY was received or sent: no new streams, open ones may finish.
   bool draining() const { return goaway_; }
+  bool retired() const { return retired_; }
   size_t active_streams() const { return streams_.size(); }
   const Backend& backend() const { return backend_; }
 
@@ -93,10 +99,13 @@ class UpstreamConnection : public event::Deletable {
   bool connected_ = false;  // the TCP connect completed
   bool ready_ = false;      // the server's first SETTINGS arrived
   bool goaway_ = false;     // GOAWAY received or sent: no new streams
+  bool retired_ = false;    // Retire(): closes once streams_ is empty
   // Open streams by id; a detached stream is removed at once.
   absl::flat_hash_map<int32_t, StreamHandler*> streams_;
   std::unique_ptr<h2::SocketSession> io_;
   event::Timer dial_timer_;
+  // Closes the connection once it has been idle for idleConnTimeout, or on
+  // the next loop turn once retired and idle.
   event::Timer idle_timer_;
 };
 
