@@ -36,7 +36,10 @@ class ConnPool : public UpstreamConnection::Owner {
   void Cancel(StreamHandler* handler);
 
   size_t connection_count() const { return connections_.size(); }
+  // Of them, those connected and not closed yet.
+  size_t open_connection_count() const;
   size_t pending_count() const { return pending_.size(); }
+  const Backend& backend() const { return backend_; }
 
   // UpstreamConnection::Owner
   void OnConnectionCapacity(UpstreamConnection* connection) override;
@@ -101,6 +104,9 @@ class PoolSet {
   // which call back into their pool, keep it busy until they are gone.
   void EvictIdle();
   size_t size() const { return pools_.size(); }
+  // Adds each pool's open connections to its server address's count
+  // (net::SocketAddress::ToString()).
+  void AddOpenConnections(absl::flat_hash_map<std::string, uint32_t>& by_address) const;
 
  private:
   event::Dispatcher& dispatcher_;

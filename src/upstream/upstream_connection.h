@@ -53,6 +53,8 @@ class UpstreamConnection : public event::Deletable {
   // still open, and never call the handler again.
   void Detach(int32_t stream_id, uint32_t error_code);
 
+  // The TCP connect completed.
+  bool connected() const { return connected_; }
   // The server's SETTINGS arrived: its stream limit is known.
   bool ready() const { return ready_; }
   bool closed() const { return io_->closed(); }
