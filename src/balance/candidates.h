@@ -12,10 +12,11 @@ namespace strait::balance {
 // What a policy returns when it has no candidate; Pick turns it into Fail.
 inline constexpr size_t kNoServer = static_cast<size_t>(-1);
 
-// Which servers one Pick may choose from, in two tiers: `Usable` (not
-// drained, and healthy or in panic mode) and `Preferred` (usable and not yet
-// tried by this RPC). Policies try Preferred first, then Usable. Lives on
-// the stack of one Pick; holds references to its arguments.
+// Which servers one Pick may choose from, in two tiers: `Usable` (weight
+// above 0, and healthy, or in panic mode not drained by an admin) and
+// `Preferred` (usable and not yet tried by this RPC). Policies try
+// Preferred first, then Usable. Lives on the stack of one Pick; holds
+// references to its arguments.
 class Candidates {
  public:
   // Counts the usable servers only when the plan has a panic threshold.
@@ -23,7 +24,9 @@ class Candidates {
     if (plan.panic_threshold() > 0) panic_ = InPanic();
   }
 
-  bool Usable(size_t i) const { return plan_.weight(i) > 0 && (panic_ || args_.usable(i)); }
+  bool Usable(size_t i) const {
+    return plan_.weight(i) > 0 && (panic_ ? !args_.drained(i) : args_.usable(i));
+  }
   bool Avoided(size_t i) const {
     for (size_t tried : args_.avoid) {
       if (tried == i) return true;

@@ -29,29 +29,47 @@ PickerState::PickerState(const Plan& plan, uint64_t seed) : rng_(seed), plan_siz
 }
 
 bool Candidates::InPanic() const {
-  size_t usable = 0;
+  // Drained servers (by weight or by an admin) count on neither side.
+  size_t usable = 0, live = 0;
   for (size_t i = 0; i < plan_.size(); ++i) {
-    if (plan_.weight(i) > 0 && args_.usable(i)) ++usable;
+    if (plan_.weight(i) == 0) continue;
+    if (args_.usable(i)) {
+      ++usable;
+      ++live;
+    } else if (!args_.drained(i)) {
+      ++live;
+    }
   }
-  return usable * 100 < plan_.panic_threshold() * plan_.live_servers();
+  return usable * 100 < plan_.panic_threshold() * live;
 }
 
 Fail Candidates::NoUsableServer() const {
   if (plan_.size() == 0) {
     return Fail{absl::UnavailableError("no usable server: the service has no servers")};
   }
-  size_t drained = plan_.size() - plan_.live_servers();
-  if (drained == plan_.size()) {
-    return Fail{absl::UnavailableError(
-        absl::StrCat("no usable server: all ", drained, " drained (weight 0)"))};
-  }
-  size_t unusable = 0;
+  const size_t by_weight = plan_.size() - plan_.live_servers();
+  size_t by_admin = 0, unusable = 0;
   for (size_t i = 0; i < plan_.size(); ++i) {
-    if (plan_.weight(i) > 0 && !args_.usable(i)) ++unusable;
+    if (plan_.weight(i) == 0 || args_.usable(i)) continue;
+    if (args_.drained(i)) {
+      ++by_admin;
+    } else {
+      ++unusable;
+    }
   }
-  return Fail{absl::UnavailableError(
-      absl::StrCat("no usable server: ", unusable, " of ", plan_.size(), " unusable",
-                   drained > 0 ? absl::StrCat(", ", drained, " drained (weight 0)") : ""))};
+  if (by_weight + by_admin == plan_.size()) {
+    std::string how = by_admin == 0 ? " (weight 0)"
+                      : by_weight == 0
+                          ? " by admin"
+                          : absl::StrCat(" (", by_admin, " by admin, ", by_weight, " weight 0)");
+    return Fail{absl::UnavailableError(
+        absl::StrCat("no usable server: all ", plan_.size(), " drained", how))};
+  }
+  std::string message =
+      absl::StrCat("no usable server: ", unusable, " of ", plan_.size(), " unusable");
+  if (by_admin > 0) absl::StrAppend(&message, ", ", by_admin, " drained by admin");
+  if (by_weight > 0) absl::StrAppend(&message, ", ", by_weight, " drained (weight 0)");
+  return Fail{absl::UnavailableError(message)};
 }
 
 PickResult Pick(const Plan& plan, PickerState& state, const PickArgs& args) {

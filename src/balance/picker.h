@@ -43,6 +43,9 @@ class PickerState {
   std::vector<int64_t> current_weights_;
 };
 
+// PickArgs::drained for callers without an admin drain.
+inline bool NeverDrained(size_t) { return false; }
+
 struct PickArgs {
   // The value of the plan's hash header in this request, if present.
   std::optional<absl::string_view> hash_value;
@@ -51,10 +54,15 @@ struct PickArgs {
   // these.
   absl::Span<const size_t> avoid;
   // Whether server i may take new RPCs now (healthy by active check, not
-  // ejected). Callers pass a cheap lambda reading atomics.
+  // ejected, not drained). Callers pass a cheap lambda reading atomics.
   absl::FunctionRef<bool(size_t)> usable;
   // This worker's in-flight streams on server i (for p2c).
   absl::FunctionRef<uint32_t(size_t)> in_flight;
+  // Whether server i is drained by an admin: then `usable` must say false
+  // too, and it stays out even in panic mode, like a weight-0 server. Asked
+  // only with a panic threshold (in panic mode instead of `usable`) and
+  // when no server is left (for the message).
+  absl::FunctionRef<bool(size_t)> drained = NeverDrained;
 };
 
 // The pick succeeded: send the RPC to server `server` (an index into the plan).
@@ -66,7 +74,8 @@ struct Complete {
 // per-server concurrency limit). Callers should treat it as Fail until then.
 struct Queue {};
 // No server can take the RPC: UNAVAILABLE, the message says why ("no usable
-// server: 3 of 3 unusable"); the caller adds the service name.
+// server: 3 of 3 unusable", "no usable server: all 2 drained by admin");
+// the caller adds the service name.
 struct Fail {
   absl::Status status;
 };
@@ -74,8 +83,9 @@ using PickResult = std::variant<Complete, Queue, Fail>;
 
 // Chooses a server for one RPC with the plan's strategy. Allocates nothing,
 // takes no lock; loop-thread-only through `state`. A server is a candidate
-// when its weight is non-zero and args.usable says so (or the plan's panic
-// threshold is crossed); among candidates, ones not in args.avoid win.
+// when its weight is non-zero and args.usable says so (or, when the plan's
+// panic threshold is crossed, when it is not args.drained); among
+// candidates, ones not in args.avoid win.
 PickResult Pick(const Plan& plan, PickerState& state, const PickArgs& args);
 
 }  // namespace strait::balance

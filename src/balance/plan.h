@@ -27,6 +27,8 @@ enum class Strategy {
 struct ServerSpec {
   std::string id;
   uint32_t weight = 1;  // 0 = drained: never picked, not even in panic mode
+                        // (an admin drain, PickArgs::drained, acts the same
+                        // at run time)
 };
 
 // The immutable half of one load-balancer service's picker: weights, their
@@ -38,8 +40,9 @@ class Plan {
  public:
   // hash_header: the request header / metadata key for kHash, stored
   // lowercased; must be non-empty for kHash. panic_threshold: percent, 0 =
-  // off; when fewer than that percent of the non-drained servers are usable,
-  // Pick treats every non-drained server as usable (Envoy's panic mode).
+  // off; when fewer than that percent of the non-drained servers (by weight
+  // or by admin) are usable, Pick treats every non-drained server as usable
+  // (Envoy's panic mode).
   // Errors: duplicate ids ("servers[2].id: duplicate of servers[0]"), a
   // missing hash header, a threshold over 100, more than 65,535 servers
   // for kHash. No servers at all is allowed: every Pick then fails.

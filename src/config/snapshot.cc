@@ -290,7 +290,7 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
   } else {
     for (const health::Target& t : targets) {
       healths.push_back(std::make_shared<health::ServerHealth>(
-          absl::StrCat("server ", t.url), !t.check || t.check->initially_healthy));
+          t.url, absl::StrCat("server ", t.url), !t.check || t.check->initially_healthy));
     }
   }
   for (size_t i = 0; i < targets.size(); ++i) *target_slots[i] = std::move(healths[i]);

@@ -105,7 +105,8 @@ struct ServiceEntry {
   bool pass_host_header = true;
   RetryPolicy retry;
 
-  // Whether some server below this service may take a new RPC now. A
+  // Whether some server below this service may take a new RPC now (weight
+  // above 0 and ServerHealth::Usable: up, not ejected, not drained). A
   // composite without propagate_health always says yes (its children are
   // tried whatever their health), except failover, which asks its children.
   bool HasHealthyServer(absl::Time now) const;

@@ -46,6 +46,17 @@ GrpcStatus StatusForRstCode(uint32_t h2_error_code) {
   }
 }
 
+GrpcStatus ParseGrpcStatus(absl::string_view value) {
+  // Per finished RPC: digits by hand, no locale, no allocation.
+  int code = -1;
+  if (value.size() == 1 && value[0] >= '0' && value[0] <= '9') {
+    code = value[0] - '0';
+  } else if (value.size() == 2 && value[0] == '1' && value[1] >= '0' && value[1] <= '6') {
+    code = 10 + (value[1] - '0');
+  }
+  return code < 0 ? GrpcStatus::kUnknown : static_cast<GrpcStatus>(code);
+}
+
 GrpcStatus StatusForHttpStatus(int http_status) {
   switch (http_status) {
     case 400:

@@ -31,8 +31,15 @@ enum class GrpcStatus : int {
   kUnauthenticated = 16,     // no valid credentials
 };
 
+// How many codes there are (0..16): the size of a table by status.
+inline constexpr int kGrpcStatusCount = 17;
+
 // "UNAVAILABLE" etc.; "UNKNOWN_STATUS" outside 0..16.
 absl::string_view GrpcStatusName(GrpcStatus status);
+
+// The status a grpc-status header value reports: its code, or UNKNOWN for
+// anything but a decimal 0..16 (as gRPC clients read an unknown code).
+GrpcStatus ParseGrpcStatus(absl::string_view value);
 
 // The status a gRPC client reports for a stream reset with an HTTP/2 error
 // code (PROTOCOL-HTTP2.md, "Errors"): REFUSED_STREAM -> UNAVAILABLE, CANCEL ->

@@ -2,10 +2,13 @@
 
 #include <grpcpp/security/credentials.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "event/dispatcher.h"
 #include "health/grpc_checker.h"
 #include "health/http_checker.h"
 
@@ -42,6 +45,8 @@ std::unique_ptr<Checker> MakeChecker(const ProbeTarget& target, const CheckSetti
   return nullptr;
 }
 
+HealthStore::HealthStore() : events_(std::make_shared<HealthEventSink>()) {}
+
 HealthStore::~HealthStore() {
   for (auto& [identity, entry] : entries_) entry.checker.reset();
 }
@@ -68,7 +73,9 @@ std::vector<std::shared_ptr<ServerHealth>> HealthStore::Update(const std::vector
         absl::StrAppend(&label, " path ", target.check->path);
       }
       entry.health = std::make_shared<ServerHealth>(
-          std::move(label), !target.check.has_value() || target.check->initially_healthy);
+          target.url, std::move(label),
+          !target.check.has_value() || target.check->initially_healthy, events_);
+      if (drained_.contains(target.url)) entry.health->SetDrained(true);
       if (target.check.has_value()) {
         entry.checker =
             MakeChecker(ProbeTargetOf(target, *target.check), *target.check, entry.health);
@@ -80,7 +87,45 @@ std::vector<std::shared_ptr<ServerHealth>> HealthStore::Update(const std::vector
   // What is left was not listed: stop its checkers now.
   entries_.swap(next);
   for (auto& [identity, entry] : next) entry.checker.reset();
+  absl::flat_hash_set<absl::string_view> listed;
+  for (const Target& target : targets) listed.insert(target.url);
+  absl::erase_if(drained_, [&](const std::string& url) { return !listed.contains(url); });
   return out;
+}
+
+bool HealthStore::SetDrained(absl::string_view url, bool drained) {
+  // Control side, rarely: a scan of every identity is fine.
+  std::shared_ptr<ServerHealth> first;
+  bool changed = false;
+  for (auto& [identity, entry] : entries_) {
+    if (entry.health->url() != url) continue;
+    if (first == nullptr) first = entry.health;
+    changed = entry.health->SetDrained(drained) || changed;
+  }
+  if (first == nullptr) return false;
+  if (drained) {
+    drained_.insert(std::string(url));
+  } else {
+    drained_.erase(url);
+  }
+  if (changed) {
+    STRAIT_LOG(kInfo, "health: server ", url, drained ? " drained" : " undrained", " by admin");
+    events_->Notify(HealthEvent{
+        .kind = HealthEvent::Kind::kDrain,
+        .url = std::string(url),
+        .healthy = first->active_up(),
+        .ejected = first->ejected(event::Dispatcher::MonotonicNow()),
+        .drained = drained,
+        .reason = drained ? "drained by admin" : "undrained by admin",
+    });
+  }
+  return true;
+}
+
+std::vector<std::string> HealthStore::drained_urls() const {
+  std::vector<std::string> urls(drained_.begin(), drained_.end());
+  std::sort(urls.begin(), urls.end());
+  return urls;
 }
 
 std::shared_ptr<ServerHealth> HealthStore::Find(const Target& target) const {

@@ -7,8 +7,11 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/string_view.h"
 #include "health/check_settings.h"
 #include "health/checker.h"
+#include "health/health_event.h"
 #include "health/server_health.h"
 
 namespace strait::health {
@@ -26,14 +29,16 @@ struct Target {
 };
 
 // Every server's health across reloads: one ServerHealth and (with a
-// check) one running Checker per server identity. Owned by the Server's
-// control side; Update() and the destructor run on the control thread only,
-// while checkers write into ServerHealths from their own (gRPC or HTTP
-// checker) threads. Workers never see the store: they read the
-// ServerHealths the snapshot holds.
+// check) one running Checker per server identity, and the URLs an admin
+// drained. Owned by the Server's control side; Update(), SetDrained(),
+// drained_urls() and the destructor run there only, never at once, while
+// checkers write into ServerHealths from their own (gRPC or HTTP checker)
+// threads. Workers never see the store: they read the ServerHealths the
+// snapshot holds. Events of every ServerHealth it made, and its own drain
+// events, go to the listener (SetListener, any thread, any time).
 class HealthStore {
  public:
-  HealthStore() = default;
+  HealthStore();
   ~HealthStore();  // stops every checker (see Checker)
   HealthStore(const HealthStore&) = delete;
   HealthStore& operator=(const HealthStore&) = delete;
@@ -46,7 +51,20 @@ class HealthStore {
   // settings — gets a fresh ServerHealth and a new checker; identities not
   // listed any more have their checkers stopped before this returns (their
   // ServerHealth lives on, frozen, while an old snapshot still holds it).
+  // A new identity of a drained URL starts drained, so a reload keeps the
+  // drain; drained URLs no target lists any more are forgotten.
   std::vector<std::shared_ptr<ServerHealth>> Update(const std::vector<Target>& targets);
+
+  // Drains (no new RPCs) or undrains every identity of server `url` and
+  // remembers it for later Updates. A change reports one kDrain event from
+  // the calling thread. False, and nothing is remembered, if no target of
+  // the last Update has that URL.
+  bool SetDrained(absl::string_view url, bool drained);
+  // The drained URLs, sorted.
+  std::vector<std::string> drained_urls() const;
+
+  // Where events go from now on (see HealthListener); null: nowhere.
+  void SetListener(HealthListener listener) { events_->SetListener(std::move(listener)); }
 
   // The ServerHealth of `target`'s identity, or null if not in the store.
   std::shared_ptr<ServerHealth> Find(const Target& target) const;
@@ -58,8 +76,12 @@ class HealthStore {
     std::unique_ptr<Checker> checker;  // null: passive only
   };
 
+  // Shared with every ServerHealth made here.
+  const std::shared_ptr<HealthEventSink> events_;
   // Keyed by Target::Identity().
   absl::flat_hash_map<std::string, Entry> entries_;
+  // URLs drained by SetDrained, each listed by the last Update.
+  absl::flat_hash_set<std::string> drained_;
 };
 
 // The address and :authority a target's checks use: the settings' port and

@@ -4,11 +4,27 @@
 #include <utility>
 
 #include "common/log.h"
+#include "event/dispatcher.h"
 
 namespace strait::health {
 
-ServerHealth::ServerHealth(std::string label, bool initially_up)
-    : label_(std::move(label)), active_up_(initially_up) {}
+ServerHealth::ServerHealth(std::string url, std::string label, bool initially_up,
+                           std::shared_ptr<const HealthEventSink> events)
+    : url_(std::move(url)),
+      label_(std::move(label)),
+      events_(std::move(events)),
+      active_up_(initially_up) {}
+
+void ServerHealth::Report(HealthEvent::Kind kind, bool healthy, bool ejected,
+                          std::string reason) const {
+  if (events_ == nullptr) return;
+  events_->Notify(HealthEvent{.kind = kind,
+                              .url = url_,
+                              .healthy = healthy,
+                              .ejected = ejected,
+                              .drained = drained(),
+                              .reason = std::move(reason)});
+}
 
 bool ServerHealth::SetActive(bool up, std::string reason) {
   // One checker writes this. The reason is in place before the flip can be
@@ -21,11 +37,17 @@ bool ServerHealth::SetActive(bool up, std::string reason) {
   }
   {
     absl::MutexLock lock(&mu_);
-    reason_ = std::move(reason);
+    reason_ = reason;
   }
   flips_.fetch_add(1, std::memory_order_relaxed);
   active_up_.store(up, std::memory_order_release);
+  Report(HealthEvent::Kind::kHealth, up, ejected(event::Dispatcher::MonotonicNow()),
+         std::move(reason));
   return true;
+}
+
+bool ServerHealth::SetDrained(bool drained) {
+  return drained_.exchange(drained, std::memory_order_acq_rel) != drained;
 }
 
 bool ServerHealth::Eject(absl::Time now, absl::Duration base, absl::Duration max,
@@ -42,8 +64,11 @@ bool ServerHealth::Eject(absl::Time now, absl::Duration base, absl::Duration max
       ejections_.fetch_add(1, std::memory_order_relaxed);
       STRAIT_LOG(kWarn, "health: ", label_, " ejected for ", absl::FormatDuration(length),
                  " (ejection ", n, "): ", reason);
-      absl::MutexLock lock(&mu_);
-      reason_ = std::move(reason);
+      {
+        absl::MutexLock lock(&mu_);
+        reason_ = reason;
+      }
+      Report(HealthEvent::Kind::kEjected, active_up(), /*ejected=*/true, std::move(reason));
       return true;
     }
   }

@@ -102,10 +102,22 @@ std::optional<ProxyContext::ServerPick> ProxyContext::PickServer(
           .avoid = avoid,
           .usable = [&](size_t i) { return service.health[i]->Usable(now); },
           .in_flight = [&](size_t i) { return state.loads[i]->in_flight; },
+          .drained = [&](size_t i) { return service.health[i]->drained(); },
       });
   const auto* complete = std::get_if<balance::Complete>(&picked);
   if (complete == nullptr) return std::nullopt;
   return ServerPick{.index = complete->server, .load = state.loads[complete->server]};
+}
+
+void ProxyContext::AddTotals(ServerTotals& sum) const {
+  for (const auto& [url, load] : loads_) {
+    ServerTotals::Rpcs& rpcs = sum.by_url[url];
+    rpcs.in_flight += load.in_flight;
+    for (size_t i = 0; i < load.rpcs_by_status.size(); ++i) {
+      rpcs.by_status[i] += load.rpcs_by_status[i];
+    }
+  }
+  pools_.AddOpenConnections(sum.connections_by_address);
 }
 
 void ProxyContext::AddMirror(std::unique_ptr<MirrorStream> mirror) {

@@ -1,6 +1,7 @@
 #ifndef STRAIT_PROXY_PROXY_CONTEXT_H_
 #define STRAIT_PROXY_PROXY_CONTEXT_H_
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -16,6 +17,7 @@
 #include "common/header.h"
 #include "config/snapshot.h"
 #include "event/dispatcher.h"
+#include "h2/grpc.h"
 #include "proxy/proxy_counters.h"
 #include "upstream/conn_pool.h"
 
@@ -24,12 +26,37 @@ namespace strait::proxy {
 class MirrorStream;
 
 // What this worker knows of one server (by URL), across snapshots: its
-// streams in flight here (p2c's load signal) and its failures in a row here
+// streams in flight here (p2c's load signal), its failures in a row here
 // (passive ejection counts per worker; the ejection itself is published to
-// every worker through the server's health::ServerHealth).
+// every worker through the server's health::ServerHealth), and the RPC
+// attempts that ended on it here by the status they ended with. Plain
+// integers, loop-thread-only; shared by every service that lists the URL.
+// Forgotten (counts and all) once its server is unlisted and idle.
 struct ServerLoad {
   uint32_t in_flight = 0;
   uint32_t consecutive_failures = 0;
+  // Index: gRPC status code. Each attempt of a client's RPC counts once,
+  // on the server it ran on, with the status it ended with: the backend's,
+  // or the one strait made for it (UNAVAILABLE when it could not connect,
+  // DEADLINE_EXCEEDED, CANCELLED when the client went away first, ...),
+  // also when the RPC went on to another server. Mirror copies count only
+  // in in_flight.
+  std::array<uint64_t, h2::kGrpcStatusCount> rpcs_by_status{};
+};
+
+// The workers' ServerLoads and upstream connections, summed for
+// Server::ListServers; a worker adds its own with ProxyContext::AddTotals.
+// Totals restart for a URL that every snapshot stopped listing while
+// nothing ran on it (its ServerLoads are gone).
+struct ServerTotals {
+  struct Rpcs {
+    uint64_t in_flight = 0;
+    std::array<uint64_t, h2::kGrpcStatusCount> by_status{};
+  };
+  absl::flat_hash_map<std::string, Rpcs> by_url;
+  // Open (connected) upstream connections by server address
+  // (net::SocketAddress::ToString()), over every transport.
+  absl::flat_hash_map<std::string, uint32_t> connections_by_address;
 };
 
 // What one worker's proxy objects share: the loop, the running snapshot, the
@@ -82,6 +109,9 @@ class ProxyContext {
   std::optional<ServerPick> PickServer(const config::ServiceEntry& service, absl::Time now,
                                        const HeaderList& request_headers,
                                        absl::Span<const size_t> avoid);
+
+  // Adds this worker's ServerLoads and open upstream connections to `sum`.
+  void AddTotals(ServerTotals& sum) const;
 
   // Mirror copies. The context owns every live one, so a copy may outlive
   // the ProxyStream that feeds it (and finish on its own) while the stream

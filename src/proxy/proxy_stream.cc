@@ -173,6 +173,7 @@ void ProxyStream::CancelMirrors() {
 void ProxyStream::StartAttempt() {
   ++attempts_;
   attempt_sent_ = false;
+  attempt_status_.reset();
   ProxyContext& context = downstream_.context();
   // The first attempt starts as the stream does: no need to read the clock.
   absl::Time now = attempts_ == 1 ? started_ : context.dispatcher().Now();
@@ -214,20 +215,30 @@ void ProxyStream::StartAttempt() {
 
 std::string ProxyStream::NoServerReason() const {
   absl::Time now = downstream_.context().dispatcher().Now();
-  size_t down = 0, ejected = 0, drained = 0;
-  for (size_t i = 0; i < service_->backends.size(); ++i) {
+  const size_t servers = service_->backends.size();
+  size_t down = 0, ejected = 0, drained = 0, drained_by_admin = 0;
+  for (size_t i = 0; i < servers; ++i) {
     const health::ServerHealth& h = *service_->health[i];
     if (service_->plan->weight(i) == 0) {
       ++drained;
+    } else if (h.drained()) {
+      ++drained_by_admin;
     } else if (!h.active_up()) {
       ++down;
     } else if (h.ejected(now)) {
       ++ejected;
     }
   }
+  if (drained_by_admin > 0 && drained_by_admin + drained == servers) {
+    return absl::StrCat(
+        "all ", servers, " drained",
+        drained == 0 ? " by admin"
+                     : absl::StrCat(" (", drained_by_admin, " by admin, ", drained, " weight 0)"));
+  }
   std::vector<std::string> parts;
   if (down > 0) parts.push_back(absl::StrCat(down, " down by health check"));
   if (ejected > 0) parts.push_back(absl::StrCat(ejected, " ejected after failures"));
+  if (drained_by_admin > 0) parts.push_back(absl::StrCat(drained_by_admin, " drained by admin"));
   if (drained > 0) parts.push_back(absl::StrCat(drained, " drained (weight 0)"));
   if (parts.empty()) return "none usable";
   return absl::StrJoin(parts, ", ");
@@ -236,6 +247,7 @@ std::string ProxyStream::NoServerReason() const {
 void ProxyStream::ReleaseLoad() {
   if (load_ == nullptr) return;
   --load_->in_flight;
+  ++load_->rpcs_by_status[static_cast<int>(attempt_status_.value_or(h2::GrpcStatus::kCancelled))];
   load_ = nullptr;
 }
 
@@ -440,6 +452,8 @@ void ProxyStream::OnResponseHeadersDone(upstream::HeaderBlock block, bool end_st
     return;
   }
   if (block == upstream::HeaderBlock::kTrailers) {
+    const std::string* status = FindHeader(trailers_, "grpc-status");
+    NoteAttemptStatus(status != nullptr ? h2::ParseGrpcStatus(*status) : h2::GrpcStatus::kUnknown);
     ResponseComplete();
     return;
   }
@@ -470,14 +484,14 @@ void ProxyStream::OnResponseHeadersDone(upstream::HeaderBlock block, bool end_st
     NoteServerSuccess();
   }
   if (end_stream) {
-    // Trailers-only: a failure the policy may retry, since nothing reached
-    // the client yet.
-    int code = -1;
-    if (status != nullptr && absl::SimpleAtoi(*status, &code) && code > 0 && code <= 16 &&
-        CanRetry(Failure::kRetryable, static_cast<h2::GrpcStatus>(code))) {
+    // Trailers-only: its status is the attempt's; a failure the policy may
+    // retry, since nothing reached the client yet.
+    h2::GrpcStatus code =
+        status != nullptr ? h2::ParseGrpcStatus(*status) : h2::GrpcStatus::kUnknown;
+    NoteAttemptStatus(code);
+    if (status != nullptr && code != h2::GrpcStatus::kOk && CanRetry(Failure::kRetryable, code)) {
       const std::string* message = FindHeader(response_headers_, "grpc-message");
-      FailAttempt(Failure::kRetryable, static_cast<h2::GrpcStatus>(code),
-                  message ? h2::PercentDecodeGrpcMessage(*message) : "");
+      FailAttempt(Failure::kRetryable, code, message ? h2::PercentDecodeGrpcMessage(*message) : "");
       return;
     }
   }
@@ -507,7 +521,11 @@ void ProxyStream::OnResponseData(const uint8_t* data, size_t length) {
   WatchForStall();
 }
 
-void ProxyStream::OnResponseEnd() { ResponseComplete(); }
+void ProxyStream::OnResponseEnd() {
+  // END_STREAM on DATA: no trailers, so no grpc-status (UNKNOWN to clients).
+  NoteAttemptStatus(h2::GrpcStatus::kUnknown);
+  ResponseComplete();
+}
 
 void ProxyStream::ResponseComplete() {
   // The backend's status is here: whatever the client's pace, it must get
@@ -533,6 +551,7 @@ void ProxyStream::OnUpstreamClose(uint32_t error_code) {
   if (error_code != NGHTTP2_REFUSED_STREAM && error_code != NGHTTP2_NO_ERROR) {
     NoteServerFailure(message);
   }
+  NoteAttemptStatus(h2::StatusForRstCode(error_code));
   ReleaseLoad();
   if (response_state_ != ResponseState::kNotStarted) {
     FinishWithStatus(h2::StatusForRstCode(error_code), message);
@@ -548,7 +567,10 @@ void ProxyStream::OnUpstreamFailure(const absl::Status& reason, bool never_sent)
   upstream_ = nullptr;
   waiting_in_ = nullptr;
   // The connection failed or was lost (a dead or unreachable server).
-  if (!response_complete_) NoteServerFailure(reason.message());
+  if (!response_complete_) {
+    NoteServerFailure(reason.message());
+    NoteAttemptStatus(h2::GrpcStatus::kUnavailable);
+  }
   ReleaseLoad();
   uncredited_response_ = 0;  // that connection is gone, and its window with it
   if (response_complete_) {
@@ -592,6 +614,7 @@ bool ProxyStream::CanRetry(Failure failure, h2::GrpcStatus status) const {
 
 void ProxyStream::FailAttempt(Failure failure, h2::GrpcStatus status,
                               absl::string_view message) {
+  NoteAttemptStatus(status);
   bool retry = CanRetry(failure, status);
   DisarmAttemptTimers();
   DetachUpstream(NGHTTP2_CANCEL);
@@ -633,6 +656,7 @@ void ProxyStream::DisarmAttemptTimers() {
 // --- Shared ------------------------------------------------------------------
 
 void ProxyStream::FinishWithStatus(h2::GrpcStatus status, absl::string_view message) {
+  NoteAttemptStatus(status);
   deadline_timer_.Disarm();
   retry_backoff_timer_.Disarm();
   DisarmAttemptTimers();

@@ -130,8 +130,15 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   // The response has started: no more attempts, no more replay bytes.
   void Commit();
   void DisarmAttemptTimers();
-  // The attempt's server no longer carries this RPC (in-flight count).
+  // The attempt's server no longer carries this RPC (in-flight count), and
+  // its attempt ended with attempt_status_ (CANCELLED if none is known: the
+  // client went away first).
   void ReleaseLoad();
+  // The first status known for the current attempt is the one it ends
+  // with: the backend's once it sent one, else the one strait makes.
+  void NoteAttemptStatus(h2::GrpcStatus status) {
+    if (!attempt_status_.has_value()) attempt_status_ = status;
+  }
   // Passive health: the attempt's server answered (resets its failure run),
   // or failed in a way that counts toward ejecting it.
   void NoteServerSuccess();
@@ -170,6 +177,8 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   // This attempt's server's load on this worker (counted in flight while
   // set); owned by the ProxyContext, which keeps it while in_flight > 0.
   ServerLoad* load_ = nullptr;
+  // How this attempt ended, once known (see NoteAttemptStatus).
+  std::optional<h2::GrpcStatus> attempt_status_;
   absl::Time started_;
   std::optional<absl::Duration> timeout_;  // min(grpc-timeout, router timeout)
 

@@ -10,6 +10,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "common/log.h"
 #include "config/snapshot.h"
 #include "config/validate.h"
@@ -194,9 +195,91 @@ class Server::Impl {
           .ejected = h.ejected(event::Dispatcher::MonotonicNow()),
           .ejections = h.ejections(),
           .reason = h.reason(),
+          .drained = h.drained(),
       };
     }
     return std::nullopt;
+  }
+
+  std::vector<ServerStatus> ListServers(absl::string_view only) {
+    absl::MutexLock control(&control_mu_);
+    std::shared_ptr<const config::Snapshot> snapshot = current();
+    proxy::ServerTotals totals = TotalsLocked();
+    // One clock reading for the whole list; ejections are kept in the
+    // monotonic clock's time, shown in the wall clock's.
+    const absl::Time monotonic_now = event::Dispatcher::MonotonicNow();
+    const absl::Time wall_now = absl::Now();
+    std::vector<ServerStatus> out;
+    for (const auto& [name, service] : snapshot->services()) {
+      if (service.kind != config::ServiceEntry::Kind::kLoadBalancer) continue;
+      if (!only.empty() && name != only) continue;
+      for (size_t i = 0; i < service.backends.size(); ++i) {
+        const upstream::Backend& backend = service.backends[i];
+        const health::ServerHealth& h = *service.health[i];
+        ServerStatus status{
+            .service = name,
+            .url = backend.url,
+            .weight = service.plan->weight(i),
+            .usable = service.plan->weight(i) > 0 && h.Usable(monotonic_now),
+            .health_checked = service.active_checks,
+            .healthy = h.active_up(),
+            .reason = h.reason(),
+            .ejected = h.ejected(monotonic_now),
+            .ejections = static_cast<uint32_t>(h.ejections()),
+            .drained = h.drained(),
+        };
+        if (absl::Time until = h.ejected_until(); until != absl::InfinitePast()) {
+          status.ejected_until = wall_now + (until - monotonic_now);
+        }
+        if (auto it = totals.by_url.find(backend.url); it != totals.by_url.end()) {
+          status.in_flight = it->second.in_flight;
+          status.rpcs_by_status = it->second.by_status;
+        }
+        if (auto it = totals.connections_by_address.find(backend.address.ToString());
+            it != totals.connections_by_address.end()) {
+          status.connections = it->second;
+        }
+        out.push_back(std::move(status));
+      }
+    }
+    return out;
+  }
+
+  absl::StatusOr<DrainResult> SetDrained(absl::string_view url, bool drained) {
+    absl::MutexLock control(&control_mu_);
+    std::shared_ptr<const config::Snapshot> snapshot = current();
+    DrainResult result;
+    for (const auto& [name, service] : snapshot->services()) {
+      if (service.kind != config::ServiceEntry::Kind::kLoadBalancer) continue;
+      for (const upstream::Backend& backend : service.backends) {
+        if (backend.url == url) {
+          result.services.push_back(name);
+          break;
+        }
+      }
+    }
+    if (result.services.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("server ", url, ": no load balancer service lists it"));
+    }
+    // The store watches exactly the running snapshot's servers, so it knows
+    // the URL too. Workers see the drain from their next pick on.
+    health_.SetDrained(url, drained);
+    proxy::ServerTotals totals = TotalsLocked();
+    if (auto it = totals.by_url.find(url); it != totals.by_url.end()) {
+      result.in_flight = it->second.in_flight;
+    }
+    return result;
+  }
+
+  std::vector<std::string> DrainedServers() {
+    absl::MutexLock control(&control_mu_);
+    return health_.drained_urls();
+  }
+
+  void SetHealthListener(health::HealthListener listener) {
+    absl::MutexLock control(&control_mu_);
+    health_.SetListener(std::move(listener));
   }
 
   void Shutdown() {
@@ -224,6 +307,13 @@ class Server::Impl {
     absl::MutexLock lock(&mu_);
     snapshot_ = std::move(*snapshot);
     return absl::OkStatus();
+  }
+
+  // Every worker's server loads and connections, summed: one loop turn each.
+  proxy::ServerTotals TotalsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_) {
+    proxy::ServerTotals totals;
+    for (auto& worker : workers_) worker->AddServerTotals(totals);
+    return totals;
   }
 
   // The ports of entry points whose sockets the workers have taken.
@@ -274,6 +364,16 @@ proxy::ProxyCounters Server::Stats() { return impl_->Stats(); }
 std::optional<ServerHealthView> Server::Health(absl::string_view service,
                                                absl::string_view url) {
   return impl_->Health(service, url);
+}
+std::vector<ServerStatus> Server::ListServers(absl::string_view service) {
+  return impl_->ListServers(service);
+}
+absl::StatusOr<DrainResult> Server::SetDrained(absl::string_view url, bool drained) {
+  return impl_->SetDrained(url, drained);
+}
+std::vector<std::string> Server::DrainedServers() { return impl_->DrainedServers(); }
+void Server::SetHealthListener(std::function<void(const health::HealthEvent&)> listener) {
+  impl_->SetHealthListener(std::move(listener));
 }
 void Server::Shutdown() { impl_->Shutdown(); }
 

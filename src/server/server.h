@@ -1,13 +1,19 @@
 #ifndef STRAIT_SERVER_SERVER_H_
 #define STRAIT_SERVER_SERVER_H_
 
+#include <array>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "health/health_event.h"
 #include "proxy/proxy_counters.h"
 #include "strait/config/v1/config.pb.h"
 
@@ -19,6 +25,41 @@ struct ServerHealthView {
   bool ejected = false;   // by passive health, now
   int ejections = 0;      // so far
   std::string reason;     // of the last change
+  bool drained = false;   // by an admin (Server::SetDrained)
+};
+
+// One server of one load balancer service, now: for the admin's
+// ListServers. The live figures are per server URL, summed over the
+// workers: a URL listed by two services shows the same figures in both.
+// They count from when strait first listed the URL; a URL that every
+// configuration stopped listing while nothing ran on it starts again from
+// zero if it comes back.
+struct ServerStatus {
+  std::string service;  // a load balancer service listing the server
+  std::string url;
+  uint32_t weight = 1;
+  bool usable = true;           // healthy, not ejected, not drained, weight > 0
+  bool health_checked = false;  // the service has an active health check
+  bool healthy = true;          // by the active check (true without one)
+  std::string reason;           // of the last health change, may be empty
+  bool ejected = false;
+  absl::Time ejected_until = absl::InfinitePast();  // wall clock (convert from the monotonic clock)
+  uint32_t ejections = 0;
+  bool drained = false;
+  uint64_t in_flight = 0;  // summed over workers
+  // RPC attempts that ended on this server, by the status they ended with
+  // (the backend's, or the one strait made for this server: UNAVAILABLE
+  // when it could not connect, CANCELLED when the client left first, ...),
+  // each attempt of a retried RPC on its own server. Mirror copies are not
+  // counted.
+  std::array<uint64_t, 17> rpcs_by_status{};  // index = grpc status code
+  uint32_t connections = 0;                   // open upstream connections, all workers
+};
+
+// What Server::SetDrained did.
+struct DrainResult {
+  std::vector<std::string> services;  // the load balancer services listing the URL
+  uint64_t in_flight = 0;             // RPCs still running on it (they finish)
 };
 
 struct ServerOptions {
@@ -28,8 +69,10 @@ struct ServerOptions {
 
 // strait itself: the workers, their listeners, and the running configuration.
 // Created, started and shut down by one thread (main, or a test), which
-// starts and joins the worker threads; Reload, port, Stats and Health may
-// be called from any thread meanwhile (the admin service, SIGHUP).
+// starts and joins the worker threads; Reload, port, Stats, Health,
+// ListServers, SetDrained and DrainedServers may be called from any thread
+// meanwhile (the admin service, SIGHUP): they are serialised with each other
+// and with Start and Shutdown.
 class Server {
  public:
   // Validates and compiles `config`; fails with a field-path message.
@@ -60,6 +103,25 @@ class Server {
   // The health of server `url` of `service` in the running configuration;
   // nullopt if the service does not list it.
   std::optional<ServerHealthView> Health(absl::string_view service, absl::string_view url);
+
+  // Every server of every load balancer service (only `service`'s when not
+  // empty), in service name order then the config's server order. Blocks
+  // one loop turn per worker.
+  std::vector<ServerStatus> ListServers(absl::string_view service = "");
+  // Drains (no new RPCs in any service that lists it; those in flight
+  // finish normally) or undrains server `url`, by its URL as configured. The
+  // drain survives reloads that keep listing the URL and is forgotten with
+  // the last one that does not. NOT_FOUND naming the URL when no load
+  // balancer service of the running config lists it. Blocks one loop turn
+  // per worker (for in_flight).
+  absl::StatusOr<DrainResult> SetDrained(absl::string_view url, bool drained);
+  // The drained URLs, sorted.
+  std::vector<std::string> DrainedServers();
+  // Called for every health event (see health::HealthEvent) from the
+  // thread that caused it; set before Start(). (Setting it later is safe
+  // too; events before that are not replayed.) It must be cheap and must
+  // not call back into the Server.
+  void SetHealthListener(std::function<void(const health::HealthEvent&)> listener);
   // Graceful stop: stop accepting, GOAWAY to clients, let in-flight streams
   // finish up to each entry point's grace period, then close what remains.
   // Returns once every worker has exited.

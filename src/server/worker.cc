@@ -91,6 +91,10 @@ void Worker::AddCounters(proxy::ProxyCounters& sum) {
   });
 }
 
+void Worker::AddServerTotals(proxy::ServerTotals& sum) {
+  RunOnLoop([&] { context_.AddTotals(sum); });
+}
+
 void Worker::Join() {
   if (thread_.joinable()) thread_.join();
 }

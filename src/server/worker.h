@@ -53,6 +53,9 @@ class Worker {
   // Thread-safe: adds this worker's counters to `sum` on the worker's loop
   // and returns once it has (at once if the loop is not running).
   void AddCounters(proxy::ProxyCounters& sum);
+  // Thread-safe: the same for this worker's server loads and upstream
+  // connections (proxy::ProxyContext::AddTotals).
+  void AddServerTotals(proxy::ServerTotals& sum);
   void Join();
 
  private:

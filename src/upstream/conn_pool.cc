@@ -33,6 +33,11 @@ absl::Status ConnPool::Open(StreamHandler* handler) {
   return absl::OkStatus();
 }
 
+size_t ConnPool::open_connection_count() const {
+  return std::count_if(connections_.begin(), connections_.end(),
+                       [](const auto& c) { return c->connected() && !c->closed(); });
+}
+
 void ConnPool::Cancel(StreamHandler* handler) {
   auto it = std::find_if(pending_.begin(), pending_.end(),
                          [&](const Pending& p) { return p.handler == handler; });
@@ -196,6 +201,13 @@ void PoolSet::EvictIdle() {
     } else {
       ++it;
     }
+  }
+}
+
+void PoolSet::AddOpenConnections(absl::flat_hash_map<std::string, uint32_t>& by_address) const {
+  for (const auto& [key, pool] : pools_) {
+    size_t open = pool->open_connection_count();
+    if (open > 0) by_address[pool->backend().address.ToString()] += open;
   }
 }
 

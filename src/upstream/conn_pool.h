@@ -45,7 +45,10 @@ class ConnPool : public UpstreamConnection::Owner {
   void Cancel(StreamHandler* handler);
 
   size_t connection_count() const { return connections_.size(); }
+  // Of them, those connected and not closed yet.
+  size_t open_connection_count() const;
   size_t pending_count() const { return pending_.size(); }
+  const Backend& backend() const { return backend_; }
 
   // Retired: the running snapshot no longer uses this pool (its transport
   // or its server changed or went). Every connection it has is retired
@@ -137,6 +140,9 @@ class PoolSet {
   size_t size() const { return pools_.size(); }
   // Upstream connections over every pool (for Stats; not on the hot path).
   size_t connection_count() const;
+  // Adds each pool's open connections to its server address's count
+  // (net::SocketAddress::ToString()).
+  void AddOpenConnections(absl::flat_hash_map<std::string, uint32_t>& by_address) const;
 
  private:
   // Frees retired pools left empty (evict_retired_, outside any pool call).

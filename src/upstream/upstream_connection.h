@@ -58,6 +58,8 @@ class UpstreamConnection : public event::Deletable {
   // Its open streams finish normally.
   void Retire();
 
+  // The TCP connect completed.
+  bool connected() const { return connected_; }
   // The server's SETTINGS arrived: its stream limit is known.
   bool ready() const { return ready_; }
   bool closed() const { return io_->closed(); }

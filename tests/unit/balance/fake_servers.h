@@ -21,25 +21,32 @@
 namespace strait::balance::testing {
 
 // What the worker would tell the picker about a service's servers: health
-// (`up`) and this worker's in-flight streams, as plain vectors a test sets.
-// PickArgs refer to its callables, so it outlives the args it makes.
+// (`up`), admin drains and this worker's in-flight streams, as plain
+// vectors a test sets. A drained server is not usable whatever `up` says,
+// as ServerHealth::Usable has it. PickArgs refer to its callables, so it
+// outlives the args it makes.
 class FakeServers {
  public:
-  explicit FakeServers(size_t n) : up(n, true), in_flight(n, 0) {}
+  explicit FakeServers(size_t n) : up(n, true), drained(n, false), in_flight(n, 0) {}
   FakeServers(const FakeServers&) = delete;
   FakeServers& operator=(const FakeServers&) = delete;
 
   PickArgs Args(absl::Span<const size_t> avoid = {},
                 std::optional<absl::string_view> hash_value = std::nullopt) const {
-    return PickArgs{
-        .hash_value = hash_value, .avoid = avoid, .usable = usable_, .in_flight = in_flight_};
+    return PickArgs{.hash_value = hash_value,
+                    .avoid = avoid,
+                    .usable = usable_,
+                    .in_flight = in_flight_,
+                    .drained = drained_};
   }
 
   std::vector<bool> up;
+  std::vector<bool> drained;
   std::vector<uint32_t> in_flight;
 
  private:
-  std::function<bool(size_t)> usable_ = [this](size_t i) { return static_cast<bool>(up[i]); };
+  std::function<bool(size_t)> usable_ = [this](size_t i) { return up[i] && !drained[i]; };
+  std::function<bool(size_t)> drained_ = [this](size_t i) { return static_cast<bool>(drained[i]); };
   std::function<uint32_t(size_t)> in_flight_ = [this](size_t i) { return in_flight[i]; };
 };
 

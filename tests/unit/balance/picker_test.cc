@@ -204,5 +204,72 @@ TEST_P(EveryStrategyTest, PanicThresholdSpreadsOverAllNonDrainedServers) {
   EXPECT_TRUE(std::holds_alternative<Fail>(Pick(off, off_state, Args(fake))));
 }
 
+// An admin drain (PickArgs::drained) is a run-time weight 0: never picked,
+// not as the only server left, not for a retry that avoids every other
+// server, and not in panic mode, where unhealthy servers are.
+TEST_P(EveryStrategyTest, AdminDrainedServerIsNeverPickedNotEvenInPanicMode) {
+  Plan plan = Build({1, 1, 1, 1}, /*panic_threshold=*/50);
+  PickerState state(plan, 7);
+  FakeServers fake(4);
+  fake.drained[1] = true;
+  std::vector<int> counts = Count(plan, state, fake, 3000);
+  EXPECT_EQ(counts[1], 0);
+  EXPECT_EQ(counts[0] + counts[2] + counts[3], 3000);
+  // A retry that tried every other server goes back to one of them.
+  const size_t tried[] = {0, 2, 3};
+  counts = Count(plan, state, fake, 300, tried);
+  EXPECT_EQ(counts[1], 0);
+  EXPECT_EQ(counts[0] + counts[2] + counts[3], 300);
+  // Panic: 1 of the 3 non-drained servers usable is under 50%; the two down
+  // ones share the load again, the drained one still gets nothing.
+  fake.up = {true, true, false, false};
+  counts = Count(plan, state, fake, 3000);
+  EXPECT_EQ(counts[1], 0);
+  for (size_t i : {0, 2, 3}) EXPECT_GT(counts[i], 500) << "server " << i;
+  // Only the drained one up: panic, and still not it.
+  fake.up = {false, true, false, false};
+  counts = Count(plan, state, fake, 300);
+  EXPECT_EQ(counts[1], 0);
+  EXPECT_EQ(counts[0] + counts[2] + counts[3], 300);
+}
+
+// Drained servers do not count toward the panic threshold: with 2 of 4
+// drained and 1 of the other 2 usable (50%), a 50% threshold is not
+// crossed, so the down server gets nothing.
+TEST_P(EveryStrategyTest, AdminDrainedServersAreLeftOutOfThePanicThreshold) {
+  Plan plan = Build({1, 1, 1, 1}, /*panic_threshold=*/50);
+  PickerState state(plan, 7);
+  FakeServers fake(4);
+  fake.drained = {true, true, false, false};
+  fake.up = {true, true, true, false};
+  std::vector<int> counts = Count(plan, state, fake, 1000);
+  EXPECT_EQ(counts, (std::vector<int>{0, 0, 1000, 0}));
+}
+
+TEST_P(EveryStrategyTest, EveryServerDrainedFailsSayingSo) {
+  Plan plan = Build({1, 0, 1});
+  PickerState state(plan, 7);
+  FakeServers fake(3);
+  fake.drained = {true, false, true};
+  PickResult result = Pick(plan, state, Args(fake));
+  ASSERT_TRUE(std::holds_alternative<Fail>(result));
+  EXPECT_EQ(std::get<Fail>(result).status,
+            absl::UnavailableError("no usable server: all 3 drained (2 by admin, 1 weight 0)"));
+
+  Plan live = Build({1, 1});
+  PickerState live_state(live, 7);
+  FakeServers two(2);
+  two.drained = {true, true};
+  result = Pick(live, live_state, Args(two));
+  ASSERT_TRUE(std::holds_alternative<Fail>(result));
+  EXPECT_EQ(std::get<Fail>(result).status.message(), "no usable server: all 2 drained by admin");
+  two.drained = {true, false};
+  two.up = {true, false};
+  result = Pick(live, live_state, Args(two));
+  ASSERT_TRUE(std::holds_alternative<Fail>(result));
+  EXPECT_EQ(std::get<Fail>(result).status.message(),
+            "no usable server: 1 of 2 unusable, 1 drained by admin");
+}
+
 }  // namespace
 }  // namespace strait::balance

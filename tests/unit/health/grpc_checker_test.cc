@@ -35,7 +35,7 @@ std::unique_ptr<GrpcChecker> Start(const std::string& address, const CheckSettin
 }
 
 std::shared_ptr<ServerHealth> NewHealth(const CheckSettings& settings) {
-  return std::make_shared<ServerHealth>("server test", settings.initially_healthy);
+  return std::make_shared<ServerHealth>("h2c://test", "server test", settings.initially_healthy);
 }
 
 TEST(GrpcCheckerTest, CheckFollowsTheServingStatus) {

@@ -1,5 +1,7 @@
 #include "health/health_store.h"
 
+#include <vector>
+
 #include "gtest/gtest.h"
 #include "tests/support/health_backend.h"
 
@@ -77,6 +79,98 @@ TEST(HealthStoreTest, PassiveOnlyTargetsAreUpAndDuplicatesShareOneHealth) {
   ASSERT_TRUE(WaitUntil([&] { return !healths[1]->active_up(); }));
   EXPECT_TRUE(healths[0]->active_up());
   EXPECT_EQ(a.watches(), 1);  // one checker for the two listings
+}
+
+// Passive-only targets: no checker, no backend needed.
+Target Passive(const std::string& url, const std::string& authority = "") {
+  return Target{url, url.substr(6), authority, std::nullopt};
+}
+
+// A drain reaches every identity of its URL (here two, by :authority),
+// survives an Update that keeps the URL — a new identity of it, too,
+// starts drained — and is forgotten by one that drops the URL.
+TEST(HealthStoreTest, DrainCoversEveryIdentityOfTheUrlAndLastsWhileItIsListed) {
+  HealthStore store;
+  const std::string a = "h2c://10.0.0.1:1", b = "h2c://10.0.0.2:1";
+  auto healths = store.Update({Passive(a), Passive(a, "api"), Passive(b)});
+  ASSERT_EQ(healths.size(), 3u);
+  ASSERT_NE(healths[0], healths[1]);
+
+  EXPECT_TRUE(store.SetDrained(a, true));
+  EXPECT_TRUE(healths[0]->drained());
+  EXPECT_TRUE(healths[1]->drained());
+  EXPECT_FALSE(healths[2]->drained());
+  EXPECT_EQ(store.drained_urls(), std::vector<std::string>{a});
+
+  // Kept: the same (drained) object; a new identity of a: drained from
+  // the start.
+  auto reloaded = store.Update({Passive(a), Passive(a, "other"), Passive(b)});
+  EXPECT_EQ(reloaded[0], healths[0]);
+  EXPECT_NE(reloaded[1], healths[1]);
+  EXPECT_TRUE(reloaded[0]->drained());
+  EXPECT_TRUE(reloaded[1]->drained());
+  EXPECT_FALSE(reloaded[2]->drained());
+  EXPECT_EQ(store.drained_urls(), std::vector<std::string>{a});
+
+  // Unlisted: forgotten, so a comes back undrained.
+  store.Update({Passive(b)});
+  EXPECT_TRUE(store.drained_urls().empty());
+  auto back = store.Update({Passive(a), Passive(b)});
+  EXPECT_FALSE(back[0]->drained());
+  EXPECT_TRUE(back[0]->Usable(absl::FromUnixSeconds(1)));
+
+  // Undrain.
+  EXPECT_TRUE(store.SetDrained(b, true));
+  EXPECT_TRUE(store.SetDrained(b, false));
+  EXPECT_FALSE(back[1]->drained());
+  EXPECT_TRUE(store.drained_urls().empty());
+}
+
+TEST(HealthStoreTest, DrainingAnUnlistedUrlDoesNothing) {
+  HealthStore store;
+  store.Update({Passive("h2c://10.0.0.1:1")});
+  EXPECT_FALSE(store.SetDrained("h2c://10.0.0.9:1", true));
+  EXPECT_TRUE(store.drained_urls().empty());
+  // Not remembered for a later Update that lists it either.
+  auto healths = store.Update({Passive("h2c://10.0.0.9:1")});
+  EXPECT_FALSE(healths[0]->drained());
+}
+
+// One kDrain event per change of a URL's drain (not per identity), none
+// when nothing changes; drained_urls() are sorted.
+TEST(HealthStoreTest, DrainChangesAreReportedOncePerUrl) {
+  HealthStore store;
+  std::vector<HealthEvent> events;
+  store.SetListener([&](const HealthEvent& e) { events.push_back(e); });
+  const std::string a = "h2c://10.0.0.2:1", b = "h2c://10.0.0.1:1";
+  store.Update({Passive(a), Passive(a, "api"), Passive(b)});
+  store.SetDrained(a, true);
+  store.SetDrained(a, true);
+  store.SetDrained(b, true);
+  EXPECT_EQ(store.drained_urls(), (std::vector<std::string>{b, a}));
+  store.SetDrained(a, false);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].kind, HealthEvent::Kind::kDrain);
+  EXPECT_EQ(events[0].url, a);
+  EXPECT_TRUE(events[0].drained);
+  EXPECT_TRUE(events[0].healthy);
+  EXPECT_EQ(events[0].reason, "drained by admin");
+  EXPECT_EQ(events[1].url, b);
+  EXPECT_EQ(events[2].url, a);
+  EXPECT_FALSE(events[2].drained);
+  EXPECT_EQ(events[2].reason, "undrained by admin");
+}
+
+// The store's ServerHealths report to its listener too.
+TEST(HealthStoreTest, ItsServerHealthsReportToItsListener) {
+  HealthStore store;
+  std::vector<HealthEvent> events;
+  store.SetListener([&](const HealthEvent& e) { events.push_back(e); });
+  auto healths = store.Update({Passive("h2c://10.0.0.1:1")});
+  healths[0]->Eject(absl::FromUnixSeconds(1), absl::Seconds(1), absl::Seconds(1), "failures");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, HealthEvent::Kind::kEjected);
+  EXPECT_EQ(events[0].url, "h2c://10.0.0.1:1");
 }
 
 TEST(ProbeTargetTest, PortAndHostnameOverridesApply) {

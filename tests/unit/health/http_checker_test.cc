@@ -31,7 +31,7 @@ TEST(HttpCheckerTest, TwoHundredIsUpFiveOhThreeIsDown) {
   server.set_response_headers({{":status", "200"}});
   CheckSettings settings = HttpSettings();
   settings.initially_healthy = false;
-  auto health = std::make_shared<ServerHealth>("server test", false);
+  auto health = std::make_shared<ServerHealth>("h2c://test", "server test", false);
   Target target{"h2c://" + server.address(), server.address(), "", settings};
   auto checker = MakeChecker(ProbeTargetOf(target, settings), settings, health);
 
@@ -70,7 +70,7 @@ TEST(HttpCheckerTest, StopInterruptsAProbeInFlight) {
   RawH2Server frozen(RawH2Server::Behavior::kStuck);
   CheckSettings settings = HttpSettings();
   settings.timeout = absl::Hours(1);
-  auto health = std::make_shared<ServerHealth>("server test", true);
+  auto health = std::make_shared<ServerHealth>("h2c://test", "server test", true);
   auto checker =
       std::make_unique<HttpChecker>(ProbeTarget{frozen.address(), "x"}, settings, health);
   ASSERT_TRUE(RawH2Server::WaitFor([&] { return frozen.streams() >= 1; }));

@@ -1,8 +1,12 @@
 #include "health/server_health.h"
 
+#include <memory>
+#include <vector>
+
 #include "gtest/gtest.h"
 #include "health/check_settings.h"
 #include "health/checker.h"
+#include "health/health_event.h"
 
 namespace strait::health {
 namespace {
@@ -11,7 +15,7 @@ namespace {
 const absl::Time kStart = absl::FromUnixSeconds(1000);
 
 TEST(ServerHealthTest, EjectionLastsBaseTimesEjectionsCappedAndEndsByItself) {
-  ServerHealth health("server h2c://a:1", /*initially_up=*/true);
+  ServerHealth health("h2c://a:1", "server h2c://a:1", /*initially_up=*/true);
   const absl::Duration base = absl::Seconds(30), max = absl::Seconds(100);
   absl::Time now = kStart;
   ASSERT_TRUE(health.Usable(now));
@@ -45,7 +49,7 @@ TEST(ServerHealthTest, EjectionLastsBaseTimesEjectionsCappedAndEndsByItself) {
 }
 
 TEST(ServerHealthTest, EjectionAndActiveVerdictAreIndependent) {
-  ServerHealth health("server h2c://a:1", /*initially_up=*/true);
+  ServerHealth health("h2c://a:1", "server h2c://a:1", /*initially_up=*/true);
   EXPECT_TRUE(health.Eject(kStart, absl::Seconds(1), absl::Seconds(1), "ejected"));
   EXPECT_TRUE(health.SetActive(false, "Check answered NOT_SERVING"));
   EXPECT_FALSE(health.Usable(kStart + absl::Seconds(5)));  // ejection over, still down
@@ -55,13 +59,73 @@ TEST(ServerHealthTest, EjectionAndActiveVerdictAreIndependent) {
 }
 
 TEST(ServerHealthTest, SetActiveReportsOnlyFlips) {
-  ServerHealth health("server h2c://a:1", /*initially_up=*/false);
+  ServerHealth health("h2c://a:1", "server h2c://a:1", /*initially_up=*/false);
   EXPECT_FALSE(health.active_up());
   EXPECT_FALSE(health.SetActive(false, "still down"));
   EXPECT_TRUE(health.SetActive(true, "up now"));
   EXPECT_FALSE(health.SetActive(true, "still up"));
   EXPECT_EQ(health.flips(), 1);
   EXPECT_EQ(health.reason(), "up now");
+}
+
+TEST(ServerHealthTest, ADrainedServerIsUnusableWhateverItsHealth) {
+  ServerHealth health("h2c://a:1", "server h2c://a:1", /*initially_up=*/true);
+  EXPECT_FALSE(health.drained());
+  EXPECT_TRUE(health.SetDrained(true));
+  EXPECT_FALSE(health.SetDrained(true));  // no change
+  EXPECT_TRUE(health.drained());
+  EXPECT_TRUE(health.active_up());
+  EXPECT_FALSE(health.Usable(kStart));
+  // Health keeps changing underneath; the drain holds until undrained.
+  EXPECT_TRUE(health.SetActive(false, "down"));
+  EXPECT_TRUE(health.SetActive(true, "up"));
+  EXPECT_FALSE(health.Usable(kStart));
+  EXPECT_TRUE(health.SetDrained(false));
+  EXPECT_TRUE(health.Usable(kStart));
+  // Undrained while ejected: still out until the ejection ends.
+  EXPECT_TRUE(health.Eject(kStart, absl::Seconds(1), absl::Seconds(1), "failures"));
+  EXPECT_TRUE(health.SetDrained(true));
+  EXPECT_TRUE(health.SetDrained(false));
+  EXPECT_FALSE(health.Usable(kStart));
+  EXPECT_TRUE(health.Usable(kStart + absl::Seconds(1)));
+}
+
+// Flips and ejections are reported, with the URL and the state after the
+// change; non-changes (no flip, an ejection of an ejected server) are not.
+TEST(ServerHealthTest, FlipsAndEjectionsAreReportedOnce) {
+  auto sink = std::make_shared<HealthEventSink>();
+  std::vector<HealthEvent> events;
+  sink->SetListener([&](const HealthEvent& e) { events.push_back(e); });
+  ServerHealth health("h2c://a:1", "server h2c://a:1", /*initially_up=*/true, sink);
+
+  EXPECT_FALSE(health.SetActive(true, "still up"));
+  EXPECT_TRUE(health.SetActive(false, "Check answered NOT_SERVING"));
+  EXPECT_TRUE(health.Eject(kStart, absl::Seconds(1), absl::Seconds(1), "5 failures in a row"));
+  EXPECT_FALSE(health.Eject(kStart, absl::Seconds(1), absl::Seconds(1), "again"));
+  health.SetDrained(true);  // the store reports drains, not the ServerHealth
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].kind, HealthEvent::Kind::kHealth);
+  EXPECT_EQ(events[0].url, "h2c://a:1");
+  EXPECT_FALSE(events[0].healthy);
+  EXPECT_FALSE(events[0].ejected);
+  EXPECT_FALSE(events[0].drained);
+  EXPECT_EQ(events[0].reason, "Check answered NOT_SERVING");
+  EXPECT_EQ(events[1].kind, HealthEvent::Kind::kEjected);
+  EXPECT_EQ(events[1].url, "h2c://a:1");
+  EXPECT_FALSE(events[1].healthy);
+  EXPECT_TRUE(events[1].ejected);
+  EXPECT_EQ(events[1].reason, "5 failures in a row");
+
+  // A listener replaced (or cleared) takes effect for the next event.
+  std::vector<HealthEvent> later;
+  sink->SetListener([&](const HealthEvent& e) { later.push_back(e); });
+  EXPECT_TRUE(health.SetActive(true, "Check answered SERVING"));
+  sink->SetListener(nullptr);
+  EXPECT_TRUE(health.SetActive(false, "down again"));
+  EXPECT_EQ(events.size(), 2u);
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_TRUE(later[0].healthy);
+  EXPECT_TRUE(later[0].drained);
 }
 
 TEST(StreakTest, ThresholdsCountConsecutiveResults) {
