@@ -5,6 +5,8 @@
 #include <mutex>
 #include <utility>
 
+#include <grpcpp/ext/health_check_service_server_builder_option.h>
+
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -94,6 +96,9 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(ControlPlane& pl
   admin->reflection_ = std::move(*reflection);
 
   grpc::ServerBuilder builder;
+  // Ours, not gRPC's default one (which a process may have turned on for
+  // its other servers): it answers for the Admin service by name.
+  builder.SetOption(std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(nullptr));
   builder.AddListeningPort(admin->options_.address, grpc::InsecureServerCredentials(),
                            &admin->port_);
   builder.RegisterService(&admin->admin_);

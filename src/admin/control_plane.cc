@@ -181,8 +181,18 @@ absl::Status ControlPlane::Start() {
     }
   }
   if (options_.watch) {
+    config::FileWatcherOptions watch;
+    {
+      // What was loaded: a change made since Create is not missed.
+      absl::MutexLock lock(&state_mu_);
+      watch.loaded_sha256 = base_sha256_;
+    }
+    watch.on_error = [path = options_.config_path](const absl::Status& status) {
+      STRAIT_LOG(kWarn, "watching ", path, ": ", status.message());
+    };
     absl::StatusOr<std::unique_ptr<config::FileWatcher>> watcher = config::FileWatcher::Start(
-        options_.config_path, [this](const std::string& content) { OnFileChanged(content); });
+        options_.config_path, [this](const std::string& content) { OnFileChanged(content); },
+        std::move(watch));
     if (!watcher.ok()) {
       STRAIT_LOG(kWarn, "not watching ", options_.config_path, ": ",
                  watcher.status().message());

@@ -167,7 +167,8 @@ int main(int argc, char** argv) {
     admin = std::move(*started);
     std::cout << "strait: admin on port " << admin->port() << std::endl;
   }
-  for (const auto& [name, ep] : (*plane)->Current().config.entry_points()) {
+  const strait::admin::ControlPlane::Running running = (*plane)->Current();
+  for (const auto& [name, ep] : running.config.entry_points()) {
     std::cout << "strait: entry point " << name << " on port "
               << (*plane)->server().port(name) << std::endl;
   }
