@@ -43,8 +43,8 @@ void CloseAll(std::vector<BoundEntryPoint>& bound) {
 absl::StatusOr<BoundEntryPoint> Bind(const std::string& name, const std::string& address,
                                      int count) {
   auto field_error = [&](const absl::Status& status) {
-    return absl::Status(status.code(), absl::StrCat("entryPoints.", name,
-                                                    ".address: ", status.message()));
+    return absl::Status(status.code(),
+                        absl::StrCat("entryPoints.", name, ".address: ", status.message()));
   };
   absl::StatusOr<net::HostPort> host_port = net::ParseHostPort(address);
   if (!host_port.ok()) return field_error(host_port.status());

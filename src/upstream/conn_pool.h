@@ -31,8 +31,7 @@ class ConnPool : public UpstreamConnection::Owner {
   // has no connection and no queued RPC left, from inside the pool's own
   // calls: it may only arrange for the pool's deletion later.
   ConnPool(event::Dispatcher& dispatcher, const Backend& backend,
-           const TransportSettings& transport,
-           std::function<void()> on_retired_idle = nullptr);
+           const TransportSettings& transport, std::function<void()> on_retired_idle = nullptr);
   ~ConnPool() override;
   ConnPool(const ConnPool&) = delete;
   ConnPool& operator=(const ConnPool&) = delete;

@@ -135,6 +135,15 @@ int32_t RawH2Client::Submit(const HeaderList& headers, const std::string* body,
 
 int32_t RawH2Client::SubmitGrpc(const std::string& path, const std::string& message,
                                 const HeaderList& extra) {
+  return SubmitGrpcRequest(path, message, extra, /*keep_open=*/false);
+}
+
+int32_t RawH2Client::OpenGrpc(const std::string& path, const std::string& message) {
+  return SubmitGrpcRequest(path, message, {}, /*keep_open=*/true);
+}
+
+int32_t RawH2Client::SubmitGrpcRequest(const std::string& path, const std::string& message,
+                                       const HeaderList& extra, bool keep_open) {
   HeaderList headers = {{":method", "POST"},
                         {":scheme", "http"},
                         {":authority", "strait.test"},
@@ -143,7 +152,7 @@ int32_t RawH2Client::SubmitGrpc(const std::string& path, const std::string& mess
                         {"te", "trailers"}};
   headers.insert(headers.end(), extra.begin(), extra.end());
   std::string body = GrpcFrame(message);
-  return Submit(headers, &body);
+  return Submit(headers, &body, keep_open);
 }
 
 void RawH2Client::SendMore(int32_t stream_id, const std::string& bytes, bool end_stream) {

@@ -47,6 +47,9 @@ class RawH2Client {
   // A gRPC request for `path` with a length-prefixed message `message`.
   int32_t SubmitGrpc(const std::string& path, const std::string& message = "",
                      const HeaderList& extra = {});
+  // The same, but the request stream stays open after `message` (a
+  // streaming call held open): SendMore continues and ends it.
+  int32_t OpenGrpc(const std::string& path, const std::string& message);
   // With window_updates off: from now on, credit what arrives, and what
   // arrived so far, like an ordinary client.
   void ResumeWindowUpdates();
@@ -81,6 +84,8 @@ class RawH2Client {
  private:
   RawH2Client(int fd, Options options);
   bool FlushOut();
+  int32_t SubmitGrpcRequest(const std::string& path, const std::string& message,
+                            const HeaderList& extra, bool keep_open);
 
   int fd_;
   nghttp2_session* session_ = nullptr;
