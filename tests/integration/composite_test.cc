@@ -17,8 +17,6 @@ namespace strait::testing {
 namespace {
 
 using ::testing::HasSubstr;
-using test::v1::EchoRequest;
-using test::v1::EchoResponse;
 
 // strait's view of a server has no event to wait on: poll it (bounded).
 bool Eventually(const std::function<bool()>& condition) {
@@ -55,18 +53,7 @@ class CompositeTest : public ProxyTest {
     return config;
   }
   // `n` sequential RPCs on one channel (one connection: one worker).
-  std::map<std::string, int> Calls(int n) {
-    auto stub = MakeStub(proxy_port());
-    std::map<std::string, int> served;
-    for (int i = 0; i < n; ++i) {
-      grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-      EchoResponse resp;
-      grpc::Status s = stub->Unary(&ctx, EchoRequest(), &resp);
-      ++served[s.ok() ? resp.backend_name() : absl::StrCat("error ", s.error_code())];
-    }
-    return served;
-  }
+  std::map<std::string, int> Calls(int n) { return UnaryCalls(n); }
   TestBackend& Backend(const std::string& name, BackendOptions options = {}) {
     backends_.push_back(std::make_unique<TestBackend>(name, options));
     return *backends_.back();

@@ -58,17 +58,7 @@ class HealthTest : public ProxyTest {
   }
   // `n` sequential unary RPCs on one channel; returns who answered each.
   std::map<std::string, int> Calls(int n, int deadline_ms = 20000) {
-    auto stub = MakeStub(proxy_port());
-    std::map<std::string, int> served;
-    for (int i = 0; i < n; ++i) {
-      grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::milliseconds(deadline_ms));
-      EchoResponse resp;
-      grpc::Status s = stub->Unary(&ctx, EchoRequest(), &resp);
-      ++served[s.ok() ? resp.backend_name() : absl::StrCat("error ", s.error_code())];
-    }
-    return served;
+    return UnaryCalls(n, EchoRequest(), {}, absl::Milliseconds(deadline_ms));
   }
 };
 

@@ -1,5 +1,7 @@
 #include "tests/integration/proxy_fixture.h"
 
+#include <chrono>
+
 #include "absl/strings/str_cat.h"
 
 namespace strait::testing {
@@ -27,11 +29,13 @@ void ProxyTest::StartAll(int count, int workers) {
   StartProxy(EchoConfig(BackendAddresses()), workers);
 }
 
-void ProxyTest::StartProxy(const config::v1::Config& config, int workers) {
+void ProxyTest::StartProxy(const config::v1::Config& config, int workers,
+                           const std::function<void(server::Server&)>& before_start) {
   absl::StatusOr<std::unique_ptr<server::Server>> server =
       server::Server::Create(config, {.workers = workers});
   ASSERT_TRUE(server.ok()) << server.status();
   server_ = std::move(*server);
+  if (before_start) before_start(*server_);
   absl::Status started = server_->Start();
   ASSERT_TRUE(started.ok()) << started;
   ASSERT_GT(proxy_port(), 0);
@@ -51,6 +55,22 @@ std::vector<std::string> ProxyTest::BackendAddresses() const {
 
 std::shared_ptr<grpc::Channel> ProxyTest::ProxyChannel() const {
   return MakeChannel(proxy_port());
+}
+
+std::map<std::string, int> ProxyTest::UnaryCalls(int n, const test::v1::EchoRequest& request,
+                                                 const std::map<std::string, std::string>& metadata,
+                                                 absl::Duration deadline) const {
+  auto stub = MakeStub(proxy_port());
+  std::map<std::string, int> served;
+  for (int i = 0; i < n; ++i) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline));
+    for (const auto& [key, value] : metadata) ctx.AddMetadata(key, value);
+    test::v1::EchoResponse resp;
+    grpc::Status s = stub->Unary(&ctx, request, &resp);
+    ++served[s.ok() ? resp.backend_name() : absl::StrCat("error ", s.error_code())];
+  }
+  return served;
 }
 
 }  // namespace strait::testing

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,8 +27,10 @@ class ProxyTest : public ::testing::Test {
 
   // Starts `count` backends and strait in front of them.
   void StartAll(int count, int workers = 2);
-  // Starts strait with `config` (backends already running).
-  void StartProxy(const config::v1::Config& config, int workers = 2);
+  // Starts strait with `config` (backends already running), after
+  // `before_start` (if any) has seen the created server.
+  void StartProxy(const config::v1::Config& config, int workers = 2,
+                  const std::function<void(server::Server&)>& before_start = nullptr);
   void TearDown() override;
 
   std::vector<std::string> BackendAddresses() const;
@@ -38,6 +42,12 @@ class ProxyTest : public ::testing::Test {
   int proxy_port() const { return server_->port("web"); }
   // A fresh channel (its own connection) to strait.
   std::shared_ptr<grpc::Channel> ProxyChannel() const;
+  // `n` sequential unary RPCs of `request` with `metadata` through strait
+  // on one channel (one connection, so one worker), each with `deadline`:
+  // how many each backend answered (by name), and failures as "error <code>".
+  std::map<std::string, int> UnaryCalls(int n, const test::v1::EchoRequest& request = {},
+                                        const std::map<std::string, std::string>& metadata = {},
+                                        absl::Duration deadline = absl::Seconds(20)) const;
 
   std::vector<std::unique_ptr<TestBackend>> backends_;
   std::unique_ptr<server::Server> server_;
