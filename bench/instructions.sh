@@ -7,7 +7,8 @@
 #
 # Prints instructions per MiB carried (200 x 1 MiB responses) and per small
 # request (5000 requests), each measured in its own strait process, in front
-# of nghttpd. With KEEP_CALLGRIND=dir, the three callgrind outputs are kept
+# of nghttpd, with the admin service, state file and file watcher off (the
+# control plane is not on the data path). With KEEP_CALLGRIND=dir, the three callgrind outputs are kept
 # there (idle.out, big.out, small.out) for callgrind_annotate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +32,7 @@ count() {  # name h2load-args... -> instructions strait executed (startup includ
   local name=$1
   shift
   valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" "$bin" --config "$dir/strait.yaml" \
-    --workers 1 --log-level warn >/dev/null 2>"$dir/cg.err" &
+    --workers 1 --log-level warn --admin off --state off --no-watch >/dev/null 2>"$dir/cg.err" &
   local pid=$!
   # Ready once the port accepts (valgrind starts slowly).
   for _ in $(seq 200); do
