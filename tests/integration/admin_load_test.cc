@@ -16,9 +16,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "admin/admin_server.h"
-#include "admin/control_plane.h"
 #include "strait/admin/v1/admin.grpc.pb.h"
+#include "tests/integration/admin_strait.h"
 #include "tests/integration/load_loops.h"
 #include "tests/support/test_backend.h"
 
@@ -48,25 +47,15 @@ services:
                                                backends_[4]->address(), R"yaml("}]}}
 serversTransports: {t: {maxConnsPerServer: 16}}
 )yaml");
-    auto plane = admin::ControlPlane::Create({.config_path = config_path,
-                                              .state_path = dir_ + "/state.json",
-                                              .watch = false,
-                                              .server = {.workers = 2}});
-    ASSERT_TRUE(plane.ok()) << plane.status();
-    plane_ = std::move(*plane);
-    ASSERT_TRUE(plane_->Start().ok());
-    auto admin = admin::AdminServer::Start(*plane_, {.address = "127.0.0.1:0"});
-    ASSERT_TRUE(admin.ok()) << admin.status();
-    admin_ = std::move(*admin);
-    stub_ = av1::Admin::NewStub(MakeChannel(admin_->port()));
+    ASSERT_NO_FATAL_FAILURE(strait_.Start(config_path, dir_ + "/state.json"));
+    stub_ = av1::Admin::NewStub(MakeChannel(strait_.admin->port()));
   }
   void TearDown() override {
-    admin_.reset();
-    plane_.reset();
+    strait_.Stop();
     std::filesystem::remove_all(dir_);
   }
 
-  int port() { return plane_->server().port("web"); }
+  int port() { return strait_.plane->server().port("web"); }
 
   // The backend a new RPC reaches; with `header`, it carries
   // x-route: extra.
@@ -101,8 +90,7 @@ serversTransports: {t: {maxConnsPerServer: 16}}
 
   std::vector<std::unique_ptr<TestBackend>> backends_;
   std::string dir_;
-  std::unique_ptr<admin::ControlPlane> plane_;
-  std::unique_ptr<admin::AdminServer> admin_;
+  AdminStrait strait_;
   std::unique_ptr<av1::Admin::Stub> stub_;
 };
 

@@ -15,11 +15,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "admin/admin_server.h"
-#include "admin/control_plane.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "strait/admin/v1/admin.grpc.pb.h"
+#include "tests/integration/admin_strait.h"
 #include "tests/integration/raw_h2_server.h"
 #include "tests/support/reflection_client.h"
 #include "tests/support/test_backend.h"
@@ -63,8 +62,7 @@ class AdminTest : public ::testing::Test {
     config_path_ = dir_ + "/strait.yaml";
   }
   void TearDown() override {
-    admin_.reset();
-    plane_.reset();
+    strait_.Stop();
     std::filesystem::remove_all(dir_);
   }
 
@@ -81,19 +79,9 @@ services: {echo: {loadBalancer: {servers: )yaml",
 
   void Start(const std::string& yaml, std::string token = "", bool watch = false) {
     WriteConfig(yaml);
-    absl::StatusOr<std::unique_ptr<admin::ControlPlane>> plane =
-        admin::ControlPlane::Create({.config_path = config_path_,
-                                     .state_path = dir_ + "/state.json",
-                                     .watch = watch,
-                                     .server = {.workers = 2}});
-    ASSERT_TRUE(plane.ok()) << plane.status();
-    plane_ = std::move(*plane);
-    ASSERT_TRUE(plane_->Start().ok());
-    absl::StatusOr<std::unique_ptr<admin::AdminServer>> admin =
-        admin::AdminServer::Start(*plane_, {.address = "127.0.0.1:0", .token = token});
-    ASSERT_TRUE(admin.ok()) << admin.status();
-    admin_ = std::move(*admin);
-    admin_channel_ = MakeChannel(admin_->port());
+    ASSERT_NO_FATAL_FAILURE(strait_.Start(config_path_, dir_ + "/state.json", token, watch));
+    plane_ = strait_.plane.get();
+    admin_channel_ = MakeChannel(strait_.admin->port());
     stub_ = av1::Admin::NewStub(admin_channel_);
   }
 
@@ -127,8 +115,8 @@ services: {echo: {loadBalancer: {servers: )yaml",
 
   TestBackend a_, b_, c_;
   std::string dir_, config_path_;
-  std::unique_ptr<admin::ControlPlane> plane_;
-  std::unique_ptr<admin::AdminServer> admin_;
+  AdminStrait strait_;
+  admin::ControlPlane* plane_ = nullptr;  // strait_'s
   std::shared_ptr<grpc::Channel> admin_channel_;
   std::unique_ptr<av1::Admin::Stub> stub_;
 };
