@@ -1,6 +1,9 @@
 #include "admin/admin_server.h"
 
 #include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <condition_variable>
 #include <mutex>
 #include <utility>
@@ -79,6 +82,41 @@ class AdminServer::HealthService final : public grpc::health::v1::Health::Servic
   bool serving_ = true;
 };
 
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& flag, const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  if (file) text << file.rdbuf();
+  if (!file || text.str().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " ", path, ": ", file ? "empty file" : strerror(errno)));
+  }
+  return text.str();
+}
+
+// Plaintext, TLS or mTLS, from the options' files.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
+    const AdminServerOptions& options) {
+  if (!options.tls) return grpc::InsecureServerCredentials();
+  const AdminTlsOptions& tls = *options.tls;
+  absl::StatusOr<std::string> cert = ReadPem("--admin-tls-cert", tls.cert_file);
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadPem("--admin-tls-key", tls.key_file);
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({.private_key = *key, .cert_chain = *cert});
+  if (!tls.client_ca_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadPem("--admin-tls-client-ca", tls.client_ca_file);
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
 AdminServer::AdminServer(ControlPlane& plane, AdminServerOptions options)
     : plane_(plane),
       options_(std::move(options)),
@@ -95,12 +133,14 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(ControlPlane& pl
   if (!reflection.ok()) return reflection.status();
   admin->reflection_ = std::move(*reflection);
 
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      Credentials(admin->options_);
+  if (!credentials.ok()) return credentials.status();
   grpc::ServerBuilder builder;
   // Ours, not gRPC's default one (which a process may have turned on for
   // its other servers): it answers for the Admin service by name.
   builder.SetOption(std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(nullptr));
-  builder.AddListeningPort(admin->options_.address, grpc::InsecureServerCredentials(),
-                           &admin->port_);
+  builder.AddListeningPort(admin->options_.address, *credentials, &admin->port_);
   builder.RegisterService(&admin->admin_);
   builder.RegisterService(admin->health_.get());
   admin->reflection_->RegisterOn(builder);
@@ -111,8 +151,10 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(ControlPlane& pl
         "--admin ", admin->options_.address,
         ": cannot listen there (address in use, or not host:port)"));
   }
-  STRAIT_LOG(kInfo, "admin service on ", admin->options_.address, " (port ", admin->port_,
-             admin->options_.token.empty() ? ", no token" : ", token required", ")");
+  const AdminServerOptions& o = admin->options_;
+  STRAIT_LOG(kInfo, "admin service on ", o.address, " (port ", admin->port_,
+             !o.tls ? ", plaintext" : o.tls->client_ca_file.empty() ? ", TLS" : ", mTLS",
+             o.token.empty() ? ", no token" : ", token required", ")");
   return admin;
 }
 

@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -13,11 +14,22 @@
 
 namespace strait::admin {
 
+// TLS for the admin server (PEM file paths, read at Start).
+struct AdminTlsOptions {
+  std::string cert_file;
+  std::string key_file;
+  // When set, clients must present a certificate signed by one of these CAs
+  // (mTLS); otherwise no client certificate is asked for.
+  std::string client_ca_file;
+};
+
 struct AdminServerOptions {
   // Where the admin server listens: never a data entry point's address.
   std::string address = "127.0.0.1:9901";
   // When not empty, Admin calls must carry `authorization: Bearer <token>`.
   std::string token;
+  // Without: plaintext (h2c), for a loopback address.
+  std::optional<AdminTlsOptions> tls;
 };
 
 // The admin gRPC server, on its own address and gRPC's own threads:

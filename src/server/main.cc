@@ -33,6 +33,7 @@ namespace {
 constexpr char kUsage[] =
     "usage: strait --config FILE [--workers N] [--log-level debug|info|warn|error]\n"
     "              [--admin ADDR|off] [--admin-token-file FILE] [--state FILE|off]\n"
+    "              [--admin-tls-cert FILE --admin-tls-key FILE [--admin-tls-client-ca FILE]]\n"
     "              [--no-watch]\n"
     "       strait --check FILE\n"
     "\n"
@@ -44,6 +45,9 @@ constexpr char kUsage[] =
     "  --admin ADDR|off         the admin gRPC service's address (default 127.0.0.1:9901)\n"
     "  --admin-token-file FILE  admin calls must carry 'authorization: Bearer <token>'\n"
     "                           with the token in FILE (default: no token)\n"
+    "  --admin-tls-cert FILE    serve the admin service over TLS with this certificate\n"
+    "  --admin-tls-key FILE     (PEM) and key (default: plaintext)\n"
+    "  --admin-tls-client-ca FILE  and require client certificates signed by this CA\n"
     "  --state FILE|off         where admin changes are persisted (default: beside the\n"
     "                           config, NAME.state.json)\n"
     "  --no-watch               do not reload the config file when it changes\n";
@@ -61,6 +65,7 @@ int main(int argc, char** argv) {
   int workers = 0;
   std::string admin_address = "127.0.0.1:9901";
   std::string token_file;
+  strait::admin::AdminTlsOptions admin_tls;
   std::string state_path;
   bool watch = true;
   for (int i = 1; i < argc; ++i) {
@@ -84,6 +89,12 @@ int main(int argc, char** argv) {
       }
     } else if (arg == "--admin") {
       admin_address = value("--admin");
+    } else if (arg == "--admin-tls-cert") {
+      admin_tls.cert_file = value("--admin-tls-cert");
+    } else if (arg == "--admin-tls-key") {
+      admin_tls.key_file = value("--admin-tls-key");
+    } else if (arg == "--admin-tls-client-ca") {
+      admin_tls.client_ca_file = value("--admin-tls-client-ca");
     } else if (arg == "--admin-token-file") {
       token_file = value("--admin-token-file");
     } else if (arg == "--state") {
@@ -122,6 +133,14 @@ int main(int argc, char** argv) {
   }
 
   strait::admin::AdminServerOptions admin_options{.address = admin_address};
+  if (!admin_tls.cert_file.empty() || !admin_tls.key_file.empty() ||
+      !admin_tls.client_ca_file.empty()) {
+    if (admin_tls.cert_file.empty() || admin_tls.key_file.empty()) {
+      std::cerr << "strait: --admin-tls-cert and --admin-tls-key go together\n";
+      return 2;
+    }
+    admin_options.tls = admin_tls;
+  }
   if (!token_file.empty()) {
     std::ifstream file(token_file);
     if (!file) {

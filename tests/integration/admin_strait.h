@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "admin/admin_server.h"
@@ -24,7 +25,8 @@ struct AdminStrait {
   // Fails the test (fatally: call under ASSERT_NO_FATAL_FAILURE) if a part
   // does not start.
   void Start(const std::string& config_path, const std::string& state_path,
-             const std::string& token = "", bool watch = false) {
+             const std::string& token = "", bool watch = false,
+             std::optional<admin::AdminTlsOptions> tls = std::nullopt) {
     absl::StatusOr<std::unique_ptr<admin::ControlPlane>> started =
         admin::ControlPlane::Create({.config_path = config_path,
                                      .state_path = state_path,
@@ -34,7 +36,7 @@ struct AdminStrait {
     plane = std::move(*started);
     ASSERT_TRUE(plane->Start().ok());
     absl::StatusOr<std::unique_ptr<admin::AdminServer>> serving =
-        admin::AdminServer::Start(*plane, {.address = "127.0.0.1:0", .token = token});
+        admin::AdminServer::Start(*plane, {.address = "127.0.0.1:0", .token = token, .tls = tls});
     ASSERT_TRUE(serving.ok()) << serving.status();
     admin = std::move(*serving);
   }

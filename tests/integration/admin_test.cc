@@ -20,6 +20,7 @@
 #include "strait/admin/v1/admin.grpc.pb.h"
 #include "tests/integration/admin_strait.h"
 #include "tests/integration/raw_h2_server.h"
+#include "tests/support/certs.h"
 #include "tests/support/reflection_client.h"
 #include "tests/support/test_backend.h"
 
@@ -286,6 +287,37 @@ TEST_F(AdminTest, TheTokenIsCheckedOnEveryCall) {
     ASSERT_TRUE(health->Check(&context, request, &answer).ok());
     EXPECT_EQ(answer.status(), grpc::health::v1::HealthCheckResponse::SERVING);
   }
+}
+
+TEST_F(AdminTest, TheAdminServiceSpeaksTlsAndMtlsWhenAskedTo) {
+  CertAuthority ca = CertAuthority::Create("admin CA");
+  ca.WriteTo(dir_, "ca");
+  Cert server = ca.Issue({.common_name = "strait admin", .ips = {"127.0.0.1"}});
+  server.WriteTo(dir_, "server");
+  Cert client = ca.Issue({.common_name = "operator"});
+  WriteConfig(Yaml({&a_}));
+  ASSERT_NO_FATAL_FAILURE(strait_.Start(config_path_, dir_ + "/state.json", "", false,
+                                        admin::AdminTlsOptions{
+                                            .cert_file = server.cert_file(),
+                                            .key_file = server.key_file(),
+                                            .client_ca_file = ca.cert_file(),
+                                        }));
+  const std::string target = "127.0.0.1:" + std::to_string(strait_.admin->port());
+  auto version = [&](std::shared_ptr<grpc::ChannelCredentials> credentials) {
+    auto stub = av1::Admin::NewStub(grpc::CreateChannel(target, credentials));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    av1::GetConfigResponse response;
+    grpc::Status status = stub->GetConfig(&context, {}, &response);
+    return status.ok() ? std::to_string(response.version()) : status.error_message();
+  };
+  EXPECT_EQ(version(grpc::SslCredentials({.pem_root_certs = ca.cert().CertPem(),
+                                          .pem_private_key = client.KeyPem(),
+                                          .pem_cert_chain = client.CertPem()})),
+            "1");
+  // No client certificate, or no TLS at all: refused.
+  EXPECT_NE(version(grpc::SslCredentials({.pem_root_certs = ca.cert().CertPem()})), "1");
+  EXPECT_NE(version(grpc::InsecureChannelCredentials()), "1");
 }
 
 // grpcurl's `list` and `describe strait.admin.v1.Admin`, through each
