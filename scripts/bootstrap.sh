@@ -13,7 +13,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libnghttp2-dev libabsl-dev libssl-dev libyaml-cpp-dev libevent-dev
   libgtest-dev libgmock-dev
-  nghttp2-client
+  nghttp2-client openssl
   golang-go golang-google-grpc-dev golang-google-protobuf-dev protoc-gen-go protoc-gen-go-grpc
   golang-github-golang-protobuf-1-5-dev
   nodejs npm
