@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -261,6 +262,52 @@ TEST_F(TlsTest, MtlsRequireRefusesClientsWithoutAGoodCertificate) {
   EXPECT_EQ(Call(ca_, &stranger).error_code(), grpc::StatusCode::UNAVAILABLE);
   grpc::Status s = Call(ca_, &good);
   EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+TEST_F(TlsTest, RotatedCertificateGoesToNewConnectionsWhileOldOnesKeepStreaming) {
+  Cert v1 = ca_.Issue({.common_name = "v1", .ips = {"127.0.0.1"}});
+  Cert v2 = ca_.Issue({.common_name = "v2", .ips = {"127.0.0.1"}});
+  v1.WriteTo(dir_.path(), "server");
+  config::v1::EntryPointTls tls;
+  AddCert(tls, v1);
+  Start(tls);
+  ASSERT_EQ(Connect(proxy_port(), {}).common_name, "v1");
+
+  // A bidi stream on a connection made before the rotation.
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = ca_.cert().CertPem();
+  auto stub = test::v1::Echo::NewStub(MakeTlsChannel(proxy_port(), options));
+  grpc::ClientContext ctx;
+  auto stream = stub->Bidi(&ctx);
+  auto echo = [&](int i) {
+    EchoRequest req;
+    req.set_payload(absl::StrCat("message-", i));
+    EchoResponse resp;
+    return stream->Write(req) && stream->Read(&resp) &&
+           resp.payload() == absl::StrCat("message-", i);
+  };
+  ASSERT_TRUE(echo(0));
+
+  // Rotation as tools do it: the key, then the certificate, each renamed
+  // over the old file. In between the pair does not match and is refused.
+  WriteFileAtomically(v1.key_file(), v2.KeyPem());
+  WriteFileAtomically(v1.cert_file(), v2.CertPem());
+  // Bounded wait for the watchers to see the change (they settle bursts
+  // for up to about a second).
+  std::string served;
+  for (int i = 0; i < 400 && served != "v2"; ++i) {
+    served = Connect(proxy_port(), {}).common_name;
+    if (served != "v2") std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(served, "v2");
+  grpc::Status s = Call(ca_);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+
+  // The old connection still streams.
+  for (int i = 1; i <= 100; ++i) ASSERT_TRUE(echo(i)) << i;
+  stream->WritesDone();
+  grpc::Status finished = stream->Finish();
+  EXPECT_TRUE(finished.ok()) << finished.error_message();
 }
 
 }  // namespace
