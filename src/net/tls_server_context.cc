@@ -30,13 +30,13 @@ constexpr char kDefaultCiphers[] =
 struct Identity {
   X509* cert = nullptr;
   EVP_PKEY* key = nullptr;
-  STACK_OF(X509)* chain = nullptr;
+  STACK_OF(X509) * chain = nullptr;
 };
 
 // Which identity serves which SNI name. Owned by the SSL_CTX (ex_data), so
 // it lives as long as any connection using the context.
 struct SniTable {
-  std::vector<Identity> identities;  // [0] is the context's default
+  std::vector<Identity> identities;                   // [0] is the context's default
   absl::flat_hash_map<std::string, size_t> exact;     // "api.example.com"
   absl::flat_hash_map<std::string, size_t> wildcard;  // "example.com" for *.example.com
 
@@ -64,8 +64,7 @@ void FreeSniTable(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
 }
 
 int SniTableIndex() {
-  static int index =
-      SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, FreeSniTable);
+  static int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, FreeSniTable);
   return index;
 }
 
@@ -150,7 +149,7 @@ absl::StatusOr<Identity> LoadIdentity(const TlsCertificateFiles& files, const st
   return id;
 }
 
-absl::Status LoadCaFile(SSL_CTX* ctx, STACK_OF(X509_NAME)* names, const std::string& field,
+absl::Status LoadCaFile(SSL_CTX* ctx, STACK_OF(X509_NAME) * names, const std::string& field,
                         const std::string& path) {
   absl::StatusOr<FILE*> f = OpenFile(field, path);
   if (!f.ok()) return f.status();
@@ -176,7 +175,9 @@ absl::StatusOr<std::string> CipherList(const std::vector<std::string>& suites) {
   for (size_t i = 0; i < suites.size() && status.ok(); ++i) {
     std::string name = suites[i];
     if (absl::StartsWith(name, "TLS_")) name = OPENSSL_cipher_name(name.c_str());
-    if (name == "(NONE)" || name.find_first_of(":!+-@ ") != std::string::npos ||
+    if (name == "(NONE)" || name.empty() ||
+        // One suite, not a cipher list expression.
+        name.find_first_of(":!@ ,") != std::string::npos || name[0] == '+' || name[0] == '-' ||
         SSL_CTX_set_cipher_list(probe, name.c_str()) != 1) {
       status = absl::InvalidArgumentError(
           absl::StrCat("cipherSuites[", i, "]: unknown TLS 1.2 cipher suite \"", suites[i], "\""));
@@ -193,8 +194,8 @@ absl::StatusOr<std::string> CipherList(const std::vector<std::string>& suites) {
 
 std::vector<std::string> CertificateNames(X509* cert) {
   std::vector<std::string> out;
-  auto* sans = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (sans != nullptr) {
     for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
       const GENERAL_NAME* n = sk_GENERAL_NAME_value(sans, i);
@@ -211,16 +212,6 @@ std::vector<std::string> CertificateNames(X509* cert) {
     if (n > 0) out.push_back(absl::AsciiStrToLower(std::string(cn, n)));
   }
   return out;
-}
-
-bool SniNameMatches(const std::string& name, const std::string& host) {
-  std::string h = absl::AsciiStrToLower(host);
-  std::string n = absl::AsciiStrToLower(name);
-  if (absl::StartsWith(n, "*.")) {
-    size_t dot = h.find('.');
-    return dot != std::string::npos && dot > 0 && h.substr(dot + 1) == n.substr(2);
-  }
-  return h == n;
 }
 
 absl::StatusOr<std::shared_ptr<const TlsServerContext>> TlsServerContext::Create(
@@ -256,8 +247,8 @@ absl::StatusOr<std::shared_ptr<const TlsServerContext>> TlsServerContext::Create
   out->names_ = std::move(names);
 
   SSL_CTX_set_min_proto_version(ctx, options.min_version);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-                               SSL_OP_NO_COMPRESSION);
+  SSL_CTX_set_options(
+      ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
   SSL_CTX_set_cipher_list(ctx, ciphers->c_str());
   // Resumption: tickets (OpenSSL's default, with keys made per context)
   // and the server-side cache; both need a session id context once peers

@@ -77,9 +77,6 @@ class TlsServerContext {
 
 // The SNI names a certificate serves: its SAN DNS names, else its CN.
 std::vector<std::string> CertificateNames(X509* cert);
-// Whether `host` (an SNI name) matches `name` (exact, or "*.suffix" for
-// exactly one label before the suffix), ignoring case.
-bool SniNameMatches(const std::string& name, const std::string& host);
 
 }  // namespace strait::net
 

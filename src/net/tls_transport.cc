@@ -7,8 +7,8 @@
 #include <sys/socket.h>
 
 #include <cstdint>
-
 #include <cstdlib>
+
 #include "absl/strings/str_cat.h"
 
 namespace strait::net {

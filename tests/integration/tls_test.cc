@@ -23,9 +23,9 @@
 namespace strait::testing {
 namespace {
 
-using ::testing::HasSubstr;
 using test::v1::EchoRequest;
 using test::v1::EchoResponse;
+using ::testing::HasSubstr;
 
 // Bounded waits: a broken strait fails a test instead of hanging it.
 constexpr int kIoTimeoutSeconds = 10;
@@ -49,8 +49,8 @@ int ConnectTcp(int port) {
 // One blocking OpenSSL handshake against strait, to see what it serves.
 struct Handshake {
   bool ok = false;
-  std::string error;         // why it failed (OpenSSL's reason)
-  std::string common_name;   // of the certificate strait served
+  std::string error;        // why it failed (OpenSSL's reason)
+  std::string common_name;  // of the certificate strait served
   std::vector<std::string> dns_names;
   std::string alpn;
 };
