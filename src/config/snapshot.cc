@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "balance/stable_hash.h"
+#include "config/entry_point_tls.h"
 #include "config/validate.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -163,7 +164,19 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
         .keep_alive_timeout =
             DurationOr(t.has_keep_alive_timeout(), t.keep_alive_timeout(), absl::Seconds(20)),
         .routes = std::move(*routes),
+        .tls = nullptr,
     };
+    if (ep.has_tls()) {
+      absl::StatusOr<std::shared_ptr<const net::TlsServerContext>> tls =
+          BuildTlsServerContext(ep.tls());
+      if (!tls.ok()) {
+        return absl::Status(tls.status().code(),
+                            absl::StrCat("entryPoints.", name, ".tls.", tls.status().message()));
+      }
+      entry.tls = std::move(*tls);
+      entry.handshake_timeout = DurationOr(ep.tls().has_handshake_timeout(),
+                                           ep.tls().handshake_timeout(), absl::Seconds(10));
+    }
     snapshot->entry_points_.emplace(name, std::move(entry));
   }
 

@@ -17,6 +17,7 @@
 #include "health/server_health.h"
 #include "h2/settings.h"
 #include "net/address.h"
+#include "net/tls_server_context.h"
 #include "router/route_table.h"
 #include "strait/config/v1/config.pb.h"
 #include "upstream/backend.h"
@@ -35,6 +36,12 @@ struct EntryPointEntry {
   absl::Duration keep_alive_time;  // zero: no keepalive PINGs
   absl::Duration keep_alive_timeout;
   router::RouteTable routes;  // the routers serving this entry point
+  // TLS: what new connections are served with; null: h2c. Shared with the
+  // connections mid-handshake, so a reload never pulls it from under them.
+  std::shared_ptr<const net::TlsServerContext> tls;
+  absl::Duration handshake_timeout = absl::Seconds(10);
+  // ":scheme" and x-forwarded-proto toward backends.
+  const char* scheme() const { return tls != nullptr ? "https" : "http"; }
 };
 
 // A compiled retry policy.

@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "config/entry_point_tls.h"
 #include "h2/grpc.h"
 #include "net/address.h"
 #include "router/rule.h"
@@ -290,6 +291,23 @@ absl::Status ValidateConfig(const v1::Config& config) {
                   ep->transport().stream_stall_timeout());
     CheckDuration(p, path + ".transport.keepAliveTime", ep->transport().keep_alive_time());
     CheckDuration(p, path + ".transport.keepAliveTimeout", ep->transport().keep_alive_timeout());
+    if (ep->has_tls()) {
+      CheckDuration(p, path + ".tls.handshakeTimeout", ep->tls().handshake_timeout());
+      // Reads every certificate, key and CA file: --check fails on a file
+      // that start-up would fail on, naming it.
+      absl::StatusOr<std::shared_ptr<const net::TlsServerContext>> tls =
+          BuildTlsServerContext(ep->tls());
+      if (!tls.ok()) {
+        // "certificates[1].keyFile: /etc/x.key: ..." below this entry point.
+        absl::string_view message = tls.status().message();
+        size_t colon = message.find(": ");
+        if (colon == absl::string_view::npos) {
+          p.Add(path + ".tls", message);
+        } else {
+          p.Add(absl::StrCat(path, ".tls.", message.substr(0, colon)), message.substr(colon + 2));
+        }
+      }
+    }
   }
 
   for (const auto& [name, router] : Sorted(config.routers())) {

@@ -13,23 +13,33 @@ namespace strait::h2 {
 SocketSession::SocketSession(event::Dispatcher& dispatcher, int fd,
                              bool connecting, std::function<void()> on_connected,
                              CloseCallback on_close)
-    : fd_(fd),
+    : SocketSession(dispatcher, std::make_unique<net::PlainTransport>(fd), connecting,
+                    std::move(on_connected), std::move(on_close)) {}
+
+SocketSession::SocketSession(event::Dispatcher& dispatcher,
+                             std::unique_ptr<net::Transport> transport, bool connecting,
+                             std::function<void()> on_connected, CloseCallback on_close)
+    : transport_(std::move(transport)),
       connecting_(connecting),
       on_connected_(std::move(on_connected)),
       on_close_(std::move(on_close)),
-      io_(dispatcher, fd, [this](uint32_t ready) { OnReady(ready); }),
+      io_(dispatcher, transport_->fd(), [this](uint32_t ready) { OnReady(ready); }),
       flush_(dispatcher, [this] { Flush(); }),
       write_stall_timer_(dispatcher, [this] {
         Close(absl::StrCat("peer took no bytes for ",
                            absl::FormatDuration(write_stall_timeout_)));
+      }),
+      handshake_timer_(dispatcher, [this] {
+        Close(absl::StrCat("TLS handshake not done within ",
+                           absl::FormatDuration(handshake_timeout_)));
       }),
       keepalive_timer_(dispatcher, [this] { OnKeepaliveTimer(); }),
       ping_ack_timer_(dispatcher, [this] {
         Close(absl::StrCat("no PING answer within ", absl::FormatDuration(keepalive_timeout_)));
       }) {}
 
+// The transport (and its fd) goes after io_, whose event is removed first.
 SocketSession::~SocketSession() {
-  if (fd_ >= 0) close(fd_);
   if (session_ != nullptr) nghttp2_session_del(session_);
 }
 
@@ -38,9 +48,36 @@ void SocketSession::Start(nghttp2_session* session) {
   if (connecting_) {
     io_.SetInterest(false, true);
   } else {
-    ArmKeepalive();
-    Flush();
+    ContinueHandshake();
   }
+}
+
+void SocketSession::ContinueHandshake() {
+  switch (transport_->Handshake()) {
+    case net::Transport::Status::kOk:
+      handshaking_ = false;
+      handshake_timer_.Disarm();
+      OnEstablished();
+      return;
+    case net::Transport::Status::kAgain:
+      if (handshake_timeout_ > absl::ZeroDuration() && !handshake_timer_.armed()) {
+        handshake_timer_.Arm(handshake_timeout_);
+      }
+      io_.SetInterest(transport_->wants_read(), transport_->wants_write());
+      return;
+    case net::Transport::Status::kClosed:
+      Close("peer closed the connection during the handshake");
+      return;
+    case net::Transport::Status::kError:
+      Close(transport_->error());
+      return;
+  }
+}
+
+void SocketSession::OnEstablished() {
+  ArmKeepalive();
+  if (on_connected_) on_connected_();
+  if (!closed_) Flush();
 }
 
 void SocketSession::ArmKeepalive() {
@@ -62,15 +99,17 @@ void SocketSession::OnKeepaliveTimer() {
 void SocketSession::OnReady(uint32_t ready) {
   if (closed_) return;
   if (connecting_) {
-    int err = net::PendingSocketError(fd_);
+    int err = net::PendingSocketError(transport_->fd());
     if (err != 0) {
       Close(absl::StrCat("connect: ", strerror(err)));
       return;
     }
     connecting_ = false;
-    ArmKeepalive();
-    if (on_connected_) on_connected_();
-    if (!closed_) Flush();
+    ContinueHandshake();
+    return;
+  }
+  if (handshaking_) {
+    ContinueHandshake();
     return;
   }
   if ((ready & event::FileEvent::kRead) && !ReadSome()) return;
@@ -82,8 +121,9 @@ bool SocketSession::ReadSome() {
   // Bounded: level-triggered events bring us back for the rest, and other
   // connections get their turn meanwhile.
   for (int i = 0; i < 8; ++i) {
-    ssize_t n = read(fd_, buf, sizeof buf);
-    if (n > 0) {
+    net::Transport::Result r = transport_->Read(buf, sizeof buf);
+    if (r.status == net::Transport::Status::kOk) {
+      size_t n = r.bytes;
       ssize_t rv = nghttp2_session_mem_recv(session_, buf, n);
       if (rv < 0) {
         if (rv == NGHTTP2_ERR_FLOODED) {
@@ -99,7 +139,7 @@ bool SocketSession::ReadSome() {
       heard_ = true;
       ping_ack_timer_.Disarm();  // any frame shows the peer is alive
       if (closed_) return false;
-      if (static_cast<size_t>(n) < sizeof buf) return true;
+      if (n < sizeof buf && transport_->short_read_drains()) return true;
       // More to read: first move what nghttp2 queued meanwhile (ACKs, say)
       // out, so that a peer which reads what it is sent never piles up
       // control frames inside nghttp2 (max_outbound_ack).
@@ -107,20 +147,19 @@ bool SocketSession::ReadSome() {
       if (closed_) return false;
       continue;
     }
-    if (n == 0) {
+    if (r.status == net::Transport::Status::kAgain) return true;
+    if (r.status == net::Transport::Status::kClosed) {
       Close("peer closed the connection");
-      return false;
+    } else {
+      Close(transport_->error());
     }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
-    Close(absl::StrCat("read: ", strerror(errno)));
     return false;
   }
   return true;
 }
 
 void SocketSession::Flush() {
-  if (closed_ || connecting_ || session_ == nullptr) return;
+  if (closed_ || connecting_ || handshaking_ || session_ == nullptr) return;
   for (;;) {
     while (out_.size() - out_offset_ < kOutHighWater) {
       const uint8_t* data = nullptr;
@@ -136,14 +175,15 @@ void SocketSession::Flush() {
       out_.append(reinterpret_cast<const char*>(data), n);
     }
     if (out_offset_ == out_.size()) break;
-    // send(MSG_NOSIGNAL): a peer that went away is an error, never SIGPIPE.
-    ssize_t w = send(fd_, out_.data() + out_offset_, out_.size() - out_offset_, MSG_NOSIGNAL);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      Close(absl::StrCat("write: ", strerror(errno)));
+    net::Transport::Result r =
+        transport_->Write(reinterpret_cast<const uint8_t*>(out_.data()) + out_offset_,
+                          out_.size() - out_offset_);
+    if (r.status == net::Transport::Status::kAgain) break;
+    if (r.status != net::Transport::Status::kOk) {
+      Close(transport_->error());
       return;
     }
+    size_t w = r.bytes;
     out_offset_ += w;
     if (w > 0) write_stall_timer_.Disarm();  // progress
     if (out_offset_ < out_.size()) break;  // the kernel's buffer is full
@@ -165,7 +205,12 @@ void SocketSession::UpdateInterest() {
   } else if (write_stall_timeout_ > absl::ZeroDuration() && !write_stall_timer_.armed()) {
     write_stall_timer_.Arm(write_stall_timeout_);
   }
-  io_.SetInterest(nghttp2_session_want_read(session_) != 0, pending_output);
+  bool want_read = nghttp2_session_want_read(session_) != 0;
+  bool want_write = pending_output;
+  // TLS may need the other direction to finish a write: a write waiting
+  // for the peer's bytes, a read waiting to send (never for plain TCP).
+  if (pending_output && !transport_->wants_write()) want_read = true;
+  io_.SetInterest(want_read, want_write);
 }
 
 void SocketSession::Close(absl::string_view reason) {
@@ -173,23 +218,26 @@ void SocketSession::Close(absl::string_view reason) {
   closed_ = true;
   flush_.Cancel();
   write_stall_timer_.Disarm();
+  handshake_timer_.Disarm();
   keepalive_timer_.Disarm();
   ping_ack_timer_.Disarm();
   io_.SetInterest(false, false);
   // Output the peer never took would keep the connection alive in the
   // kernel (a FIN cannot pass unread data): abort with a reset instead.
+  int fd = transport_->fd();
   if (out_offset_ < out_.size()) {
     linger abort{1, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
   }
   // Bytes the peer sent that were never read make close() answer with a
   // reset, which can overtake our last frames (a GOAWAY saying why): read
   // them away first, then send FIN. The fd number is released in the
   // destructor, after the event is gone.
   char discard[16 * 1024];
-  for (int i = 0; i < 64 && recv(fd_, discard, sizeof discard, MSG_DONTWAIT) > 0; ++i) {
+  for (int i = 0; i < 64 && recv(fd, discard, sizeof discard, MSG_DONTWAIT) > 0; ++i) {
   }
-  shutdown(fd_, SHUT_WR);
+  // TLS: close_notify first.
+  transport_->ShutdownWrite();
   if (on_close_) on_close_(reason);
 }
 

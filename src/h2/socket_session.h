@@ -10,14 +10,17 @@
 
 #include "absl/time/time.h"
 #include "event/dispatcher.h"
+#include "net/transport.h"
 
 namespace strait::h2 {
 
-// Owns one socket and the nghttp2 session speaking over it, and moves bytes
-// between them: reads feed nghttp2_session_mem_recv, and Flush() drains
-// nghttp2_session_mem_send to the socket without ever buffering more than
-// one high-water mark of output. Owned by a DownstreamConnection or an
-// UpstreamConnection; loop-thread-only.
+// Owns one connection (its net::Transport: the socket, plain or TLS) and the
+// nghttp2 session speaking over it, and moves bytes between them: reads feed
+// nghttp2_session_mem_recv, and Flush() drains nghttp2_session_mem_send to
+// the transport without ever buffering more than one high-water mark of
+// output. A TLS handshake runs first, driven by the fd's readiness; the
+// session neither knows nor cares which transport it has. Owned by a
+// DownstreamConnection or an UpstreamConnection; loop-thread-only.
 //
 // The owner learns of the end through `on_close`, called exactly once and
 // never from inside an nghttp2 callback, so the owner may tear down its
@@ -29,8 +32,13 @@ class SocketSession {
 
   // `connecting`: the fd is a non-blocking connect still in progress;
   // `on_connected` runs once it completes, before the first write.
+  // The transport is plain TCP on `fd`.
   SocketSession(event::Dispatcher& dispatcher, int fd, bool connecting,
                 std::function<void()> on_connected, CloseCallback on_close);
+  // Over `transport` (which owns the fd). A TLS handshake runs after the
+  // connect (if `connecting`) and before `on_connected` and the first frame.
+  SocketSession(event::Dispatcher& dispatcher, std::unique_ptr<net::Transport> transport,
+                bool connecting, std::function<void()> on_connected, CloseCallback on_close);
   ~SocketSession();
   SocketSession(const SocketSession&) = delete;
   SocketSession& operator=(const SocketSession&) = delete;
@@ -48,6 +56,10 @@ class SocketSession {
     keepalive_time_ = time;
     keepalive_timeout_ = timeout;
   }
+  // Closes the connection if the transport's handshake has not finished
+  // within `timeout` of Start() (a client stuck in a TLS handshake). Zero
+  // disables. Call before Start().
+  void set_handshake_timeout(absl::Duration timeout) { handshake_timeout_ = timeout; }
   // Takes ownership of `session` and starts reading.
   void Start(nghttp2_session* session);
   nghttp2_session* session() const { return session_; }
@@ -72,12 +84,19 @@ class SocketSession {
   void Close(absl::string_view reason);
   bool closed() const { return closed_; }
   bool connecting() const { return connecting_; }
+  // Connected, but the transport's handshake is still running.
+  bool handshaking() const { return handshaking_; }
+  const net::Transport& transport() const { return *transport_; }
   // The session failed because the peer let too many ACKs pile up unread
   // (NGHTTP2_ERR_FLOODED); GOAWAY(ENHANCE_YOUR_CALM) was queued.
   bool flooded() const { return flooded_; }
 
  private:
   void OnReady(uint32_t ready);
+  // Drives the transport's handshake; once done, the session starts.
+  void ContinueHandshake();
+  // The connection is up (connected, handshake done).
+  void OnEstablished();
   // Returns false if the session closed while reading.
   bool ReadSome();
   void UpdateInterest();
@@ -87,8 +106,9 @@ class SocketSession {
   // Output is gathered up to here before writing.
   static constexpr size_t kOutHighWater = 64 * 1024;
 
-  int fd_;
+  std::unique_ptr<net::Transport> transport_;
   bool connecting_;
+  bool handshaking_ = true;  // until the transport's Handshake() said kOk
   bool closed_ = false;
   bool flooded_ = false;
   nghttp2_session* session_ = nullptr;
@@ -100,6 +120,8 @@ class SocketSession {
   event::FileEvent io_;
   event::DeferredCall flush_;
   event::Timer write_stall_timer_;
+  absl::Duration handshake_timeout_ = absl::ZeroDuration();
+  event::Timer handshake_timer_;
   absl::Duration keepalive_time_ = absl::ZeroDuration();
   absl::Duration keepalive_timeout_ = absl::ZeroDuration();
   bool heard_ = false;           // a read since the keepalive timer was armed

@@ -5,12 +5,20 @@
 
 #include "common/log.h"
 #include "h2/headers.h"
+#include "net/tls_transport.h"
 
 namespace strait::proxy {
 namespace {
 
 DownstreamConnection* Self(void* user_data) {
   return static_cast<DownstreamConnection*>(user_data);
+}
+
+std::unique_ptr<net::Transport> TransportFor(const config::EntryPointEntry& entry_point,
+                                             int fd) {
+  if (entry_point.tls == nullptr) return std::make_unique<net::PlainTransport>(fd);
+  return std::make_unique<net::TlsTransport>(fd, entry_point.tls->ctx(),
+                                             net::TlsTransport::Role::kServer);
 }
 
 }  // namespace
@@ -26,8 +34,9 @@ DownstreamConnection::DownstreamConnection(ProxyContext& context,
       peer_ip_(peer.IpString()),
       stream_stall_timeout_(entry_point.stream_stall_timeout),
       max_buffer_bytes_(entry_point.max_connection_buffer_bytes),
+      scheme_(entry_point.scheme()),
       on_closed_(std::move(on_closed)),
-      io_(context.dispatcher(), fd, /*connecting=*/false, nullptr,
+      io_(context.dispatcher(), TransportFor(entry_point, fd), /*connecting=*/false, nullptr,
           [this](absl::string_view reason) { OnClosed(reason); }),
       grace_timer_(context.dispatcher(),
                    [this] { io_.Close("grace period over while draining"); }),
@@ -40,6 +49,7 @@ DownstreamConnection::DownstreamConnection(ProxyContext& context,
       }) {
   io_.set_write_stall_timeout(entry_point.write_stall_timeout);
   io_.set_keepalive(entry_point.keep_alive_time, entry_point.keep_alive_timeout);
+  if (entry_point.tls != nullptr) io_.set_handshake_timeout(entry_point.handshake_timeout);
 }
 
 DownstreamConnection::~DownstreamConnection() = default;

@@ -47,6 +47,8 @@ class DownstreamConnection : public event::Deletable {
   const std::string& entry_point() const { return entry_point_; }
   // The client's IP address ("127.0.0.1", "::1"), for x-forwarded-for.
   const std::string& peer_ip() const { return peer_ip_; }
+  // "https" on a TLS entry point, else "http": :scheme and x-forwarded-proto.
+  absl::string_view scheme() const { return scheme_; }
   int SubmitResponse(int32_t stream_id, const HeaderList& headers, bool end_stream);
   void SubmitTrailer(int32_t stream_id, const HeaderList& trailers);
   void ResumeData(int32_t stream_id);
@@ -105,6 +107,7 @@ class DownstreamConnection : public event::Deletable {
   const std::string peer_ip_;  // the client's address without port
   const absl::Duration stream_stall_timeout_;
   const size_t max_buffer_bytes_;
+  const char* const scheme_;  // static storage
   // Request bytes received and not yet taken by backends (or dropped), over
   // all streams; and of them, those whose connection window credit is held
   // back because buffered_bytes_ exceeded max_buffer_bytes_.

@@ -145,7 +145,8 @@ HeaderList MirrorStream::RequestHeaders(bool* end_stream) {
   if (source_.timeout) {
     remaining = *source_.timeout - (context_.dispatcher().Now() - source_.started);
   }
-  return UpstreamHeaders(source_.request_headers, *service_, *backend_, remaining, source_.peer_ip);
+  return UpstreamHeaders(source_.request_headers, *service_, *backend_, remaining, source_.peer_ip,
+                         source_.scheme);
 }
 
 void MirrorStream::OnUpstreamOpened(upstream::UpstreamConnection* connection, int32_t stream_id) {

@@ -48,6 +48,7 @@ class MirrorStream : public upstream::StreamHandler, public event::Deletable {
     const config::ServiceEntry* mirror;     // this mirror's (any kind but mirroring)
     HeaderList request_headers;             // as the client sent them
     std::string peer_ip;                    // the client's, for x-forwarded-for
+    std::string scheme;                     // the entry point's, "http" or "https"
     absl::Time started;                     // when the main RPC began
     std::optional<absl::Duration> timeout;  // the main RPC's budget from `started`
     bool request_complete = false;          // the client already sent END_STREAM

@@ -156,6 +156,7 @@ void ProxyStream::StartMirrors() {
                      .mirror = mirror.service,
                      .request_headers = request_headers_,
                      .peer_ip = downstream_.peer_ip(),
+                     .scheme = std::string(downstream_.scheme()),
                      .started = started_,
                      .timeout = timeout_,
                      .request_complete = request_complete_,
@@ -279,7 +280,7 @@ HeaderList ProxyStream::RequestHeaders(bool* end_stream) {
   std::optional<absl::Duration> remaining;
   if (timeout_) remaining = *timeout_ - (downstream_.context().dispatcher().Now() - started_);
   return UpstreamHeaders(request_headers_, *service_, *backend_, remaining,
-                         downstream_.peer_ip());
+                         downstream_.peer_ip(), downstream_.scheme());
 }
 
 void ProxyStream::OnRequestData(const uint8_t* data, size_t length) {

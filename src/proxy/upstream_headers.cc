@@ -10,7 +10,8 @@ namespace strait::proxy {
 
 HeaderList UpstreamHeaders(const HeaderList& client, const config::ServiceEntry& service,
                            const upstream::Backend& backend,
-                           std::optional<absl::Duration> remaining, absl::string_view peer_ip) {
+                           std::optional<absl::Duration> remaining, absl::string_view peer_ip,
+                           absl::string_view scheme) {
   HeaderList out;
   out.reserve(client.size() + 3);
   const std::string* method = FindHeader(client, ":method");
@@ -18,7 +19,7 @@ HeaderList UpstreamHeaders(const HeaderList& client, const config::ServiceEntry&
   const std::string* authority = FindHeader(client, ":authority");
   if (authority == nullptr) authority = FindHeader(client, "host");
   out.push_back({":method", method ? *method : "POST"});
-  out.push_back({":scheme", "http"});
+  out.push_back({":scheme", std::string(scheme)});
   out.push_back(
       {":authority", service.pass_host_header && authority ? *authority : backend.authority});
   out.push_back({":path", path ? *path : "/"});
@@ -39,7 +40,7 @@ HeaderList UpstreamHeaders(const HeaderList& client, const config::ServiceEntry&
   if (remaining) out.push_back({"grpc-timeout", h2::FormatGrpcTimeout(*remaining)});
   out.push_back({"x-forwarded-for", forwarded_for ? absl::StrCat(*forwarded_for, ", ", peer_ip)
                                                   : std::string(peer_ip)});
-  out.push_back({"x-forwarded-proto", "http"});
+  out.push_back({"x-forwarded-proto", std::string(scheme)});
   return out;
 }
 

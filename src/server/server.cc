@@ -3,15 +3,19 @@
 #include <unistd.h>
 
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "config/entry_point_tls.h"
+#include "config/file_watcher.h"
 #include "config/snapshot.h"
 #include "config/validate.h"
 #include "event/dispatcher.h"
@@ -111,11 +115,26 @@ class Server::Impl {
     Publish(bound);
     for (auto& worker : workers_) worker->Start(snapshot);
     started_ = true;
+    if (!rotation_thread_.joinable()) {
+      {
+        absl::MutexLock lock(&rotation_mu_);
+        rotation_stop_ = false;
+      }
+      rotation_thread_ = std::thread([this] { RotationLoop(); });
+    }
+    WatchTlsFiles();
     return absl::OkStatus();
   }
 
   absl::Status Reload(const config::v1::Config& config) {
     absl::MutexLock control(&control_mu_);
+    absl::Status status = ReloadLocked(config);
+    if (status.ok() && started_) WatchTlsFiles();
+    return status;
+  }
+
+  absl::Status ReloadLocked(const config::v1::Config& config)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_) {
     // Checked before binding and compiling: compiling updates the health
     // store, which must not start checking servers of a configuration that
     // is refused.
@@ -283,7 +302,14 @@ class Server::Impl {
   }
 
   void Shutdown() {
+    // The rotation thread takes control_mu_ to reload: stop it first.
+    {
+      absl::MutexLock lock(&rotation_mu_);
+      rotation_stop_ = true;
+    }
+    if (rotation_thread_.joinable()) rotation_thread_.join();
     absl::MutexLock control(&control_mu_);
+    tls_watchers_.clear();  // their callbacks never take control_mu_
     if (!started_) return;
     started_ = false;
     for (auto& worker : workers_) worker->PostDrain();
@@ -294,6 +320,69 @@ class Server::Impl {
   }
 
  private:
+  // Certificate rotation: one FileWatcher per certificate, key and CA file
+  // of the running configuration's TLS entry points. A change makes the
+  // rotation thread reload the running configuration through ReloadLocked,
+  // as SIGHUP would: the entry point gets new TLS contexts for new
+  // connections, connections already open keep theirs. A file that no
+  // longer loads makes that reload fail, naming the file; the running
+  // snapshot (and its certificates) stay. The watchers' callbacks only flag
+  // the change (rotation_mu_), so stopping a watcher under control_mu_
+  // never waits for a callback that waits for control_mu_.
+  void WatchTlsFiles() ABSL_EXCLUSIVE_LOCKS_REQUIRED(control_mu_) {
+    std::set<std::string> files;
+    for (const auto& [name, ep] : current()->config().entry_points()) {
+      if (!ep.has_tls()) continue;
+      for (std::string& f : config::TlsFiles(ep.tls())) files.insert(std::move(f));
+    }
+    for (auto it = tls_watchers_.begin(); it != tls_watchers_.end();) {
+      it = files.contains(it->first) ? std::next(it) : tls_watchers_.erase(it);
+    }
+    for (const std::string& file : files) {
+      if (tls_watchers_.contains(file)) continue;
+      absl::StatusOr<std::unique_ptr<config::FileWatcher>> watcher = config::FileWatcher::Start(
+          file, [this, file](const std::string&) { RequestRotation(file); });
+      if (!watcher.ok()) {
+        STRAIT_LOG(kWarn, "TLS file ", file, " is not watched for rotation: ",
+                   watcher.status().message());
+        continue;
+      }
+      tls_watchers_.emplace(file, std::move(*watcher));
+    }
+  }
+
+  // On a FileWatcher's thread.
+  void RequestRotation(const std::string& file) {
+    absl::MutexLock lock(&rotation_mu_);
+    rotation_changed_.insert(file);
+  }
+
+  bool RotationWanted() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(rotation_mu_) {
+    return rotation_stop_ || !rotation_changed_.empty();
+  }
+
+  void RotationLoop() {
+    for (;;) {
+      std::set<std::string> changed;
+      {
+        absl::MutexLock lock(&rotation_mu_);
+        rotation_mu_.Await(absl::Condition(this, &Impl::RotationWanted));
+        if (rotation_stop_) return;
+        changed.swap(rotation_changed_);
+      }
+      absl::MutexLock control(&control_mu_);
+      if (!started_) continue;
+      std::string files = absl::StrJoin(changed, ", ");
+      absl::Status status = ReloadLocked(current()->config());
+      if (status.ok()) {
+        STRAIT_LOG(kInfo, "TLS files changed (", files, "): new connections get them");
+      } else {
+        STRAIT_LOG(kWarn, "TLS files changed (", files, ") but are refused, the running ",
+                   "certificates stay: ", status.message());
+      }
+    }
+  }
+
   std::shared_ptr<const config::Snapshot> current() const {
     absl::MutexLock lock(&mu_);
     return snapshot_;
@@ -343,6 +432,14 @@ class Server::Impl {
   mutable absl::Mutex mu_;
   std::shared_ptr<const config::Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int, std::less<>> ports_ ABSL_GUARDED_BY(mu_);
+  // Certificate rotation (WatchTlsFiles). The watchers go first (declared
+  // last): their callbacks touch rotation_mu_.
+  mutable absl::Mutex rotation_mu_;
+  std::set<std::string> rotation_changed_ ABSL_GUARDED_BY(rotation_mu_);  // since last reload
+  bool rotation_stop_ ABSL_GUARDED_BY(rotation_mu_) = false;
+  std::map<std::string, std::unique_ptr<config::FileWatcher>> tls_watchers_
+      ABSL_GUARDED_BY(control_mu_);
+  std::thread rotation_thread_;  // started by Start, joined by Shutdown
 };
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(const config::v1::Config& config,

@@ -5,8 +5,10 @@
 
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "tests/integration/strait_process.h"
+#include "tests/support/certs.h"
 #include "tests/support/test_backend.h"
 
 namespace strait::testing {
@@ -39,6 +41,41 @@ TEST(CliTest, CheckAcceptsGoodFiles) {
   out.clear();
   std::string example = std::string(STRAIT_SOURCE_DIR) + "/examples/strait.yaml";
   EXPECT_EQ(StraitProcess::Run({"--check", example}, &out), 0) << out;
+}
+
+TEST(CliTest, CheckNamesTheTlsFileAndFieldThatFails) {
+  TempDir dir;
+  CertAuthority ca = CertAuthority::Create("ca");
+  Cert a = ca.Issue({.common_name = "a"});
+  Cert b = ca.Issue({.common_name = "b"});
+  a.WriteTo(dir.path(), "a");
+  b.WriteTo(dir.path(), "b");
+  auto config = [&](const std::string& second_key) {
+    return absl::StrCat(
+        "entryPoints: {web: {address: \"127.0.0.1:0\", tls: {certificates: [",
+        "{certFile: \"", a.cert_file(), "\", keyFile: \"", a.key_file(), "\"}, ",
+        "{certFile: \"", b.cert_file(), "\", keyFile: \"", second_key, "\"}]}}}\n",
+        "routers: {api: {rule: \"PathPrefix(`/`)\", service: api}}\n",
+        "services: {api: {loadBalancer: {servers: [{url: \"h2c://127.0.0.1:1\"}]}}}\n");
+  };
+  std::string out;
+  EXPECT_EQ(StraitProcess::Run({"--check", WriteFile("tls-good.yaml", config(b.key_file()))}, &out),
+            0)
+      << out;
+  out.clear();
+  std::string missing = dir.File("missing.key");
+  EXPECT_NE(StraitProcess::Run({"--check", WriteFile("tls-missing.yaml", config(missing))}, &out),
+            0);
+  EXPECT_THAT(out, HasSubstr(absl::StrCat("entryPoints.web.tls.certificates[1].keyFile: ", missing,
+                                          ": No such file or directory")));
+  out.clear();
+  // a's key with b's certificate.
+  EXPECT_NE(
+      StraitProcess::Run({"--check", WriteFile("tls-mismatch.yaml", config(a.key_file()))}, &out),
+      0);
+  EXPECT_THAT(out, HasSubstr(absl::StrCat("entryPoints.web.tls.certificates[1].keyFile: ",
+                                          a.key_file(), ": does not match the certificate in ",
+                                          b.cert_file())));
 }
 
 TEST(CliTest, CheckNamesFileFieldAndProblem) {

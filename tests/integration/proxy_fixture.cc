@@ -6,6 +6,23 @@
 
 namespace strait::testing {
 
+ProxyTest::Pki::Pki()
+    : server(ca.Issue({.common_name = "strait test server",
+                       .dns_names = {"localhost"},
+                       .ips = {"127.0.0.1"}})) {
+  ca.WriteTo(dir.path(), "ca");
+  server.WriteTo(dir.path(), "server");
+}
+
+void ProxyTest::AddTls(config::v1::Config& config) {
+  if (pki_ == nullptr) pki_ = std::make_unique<Pki>();
+  config::v1::EntryPointTls* tls = (*config.mutable_entry_points())["web"].mutable_tls();
+  if (tls->certificates_size() > 0) return;
+  config::v1::TlsCertificate* cert = tls->add_certificates();
+  cert->set_cert_file(pki_->server.cert_file());
+  cert->set_key_file(pki_->server.key_file());
+}
+
 config::v1::Config ProxyTest::EchoConfig(const std::vector<std::string>& backend_addresses) {
   config::v1::Config config;
   (*config.mutable_entry_points())["web"].set_address("127.0.0.1:0");
@@ -31,8 +48,10 @@ void ProxyTest::StartAll(int count, int workers) {
 
 void ProxyTest::StartProxy(const config::v1::Config& config, int workers,
                            const std::function<void(server::Server&)>& before_start) {
+  config::v1::Config effective = config;
+  if (tls_) AddTls(effective);
   absl::StatusOr<std::unique_ptr<server::Server>> server =
-      server::Server::Create(config, {.workers = workers});
+      server::Server::Create(effective, {.workers = workers});
   ASSERT_TRUE(server.ok()) << server.status();
   server_ = std::move(*server);
   if (before_start) before_start(*server_);
@@ -54,13 +73,16 @@ std::vector<std::string> ProxyTest::BackendAddresses() const {
 }
 
 std::shared_ptr<grpc::Channel> ProxyTest::ProxyChannel() const {
-  return MakeChannel(proxy_port());
+  if (!tls_) return MakeChannel(proxy_port());
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = pki_->ca.cert().CertPem();
+  return MakeTlsChannel(proxy_port(), options);
 }
 
 std::map<std::string, int> ProxyTest::UnaryCalls(int n, const test::v1::EchoRequest& request,
                                                  const std::map<std::string, std::string>& metadata,
                                                  absl::Duration deadline) const {
-  auto stub = MakeStub(proxy_port());
+  auto stub = ProxyStub();
   std::map<std::string, int> served;
   for (int i = 0; i < n; ++i) {
     grpc::ClientContext ctx;

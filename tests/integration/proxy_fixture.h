@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "server/server.h"
 #include "strait/config/v1/config.pb.h"
+#include "tests/support/certs.h"
 #include "tests/support/test_backend.h"
 
 namespace strait::testing {
@@ -19,9 +20,19 @@ namespace strait::testing {
 // The whole proxy in process between real peers: N echo backends on
 // loopback ports chosen at run time, strait in front of them (entry point
 // "web" on 127.0.0.1:0, every request routed to service "echo"), and a gRPC
-// C++ channel to strait.
+// C++ channel to strait. With `tls_` set before StartProxy, entry point
+// "web" serves TLS with a certificate for 127.0.0.1/localhost from a CA made
+// for the test, and ProxyChannel/ProxyStub speak TLS trusting that CA.
 class ProxyTest : public ::testing::Test {
  protected:
+  // The throwaway PKI of a TLS run.
+  struct Pki {
+    TempDir dir;
+    CertAuthority ca = CertAuthority::Create("strait test CA");
+    Cert server;
+    Pki();
+  };
+
   // A config with entry point "web" and service "echo" over `backends`.
   static config::v1::Config EchoConfig(const std::vector<std::string>& backend_addresses);
 
@@ -40,8 +51,15 @@ class ProxyTest : public ::testing::Test {
         absl::ToInt64Nanoseconds(value - absl::Seconds(d->seconds()))));
   }
   int proxy_port() const { return server_->port("web"); }
-  // A fresh channel (its own connection) to strait.
+  // A fresh channel (its own connection) to strait; TLS if tls_.
   std::shared_ptr<grpc::Channel> ProxyChannel() const;
+  std::unique_ptr<test::v1::Echo::Stub> ProxyStub() const {
+    return test::v1::Echo::NewStub(ProxyChannel());
+  }
+  // Adds TLS with pki_'s server certificate to entry point "web".
+  void AddTls(config::v1::Config& config);
+  // "https" when tls_, else "http".
+  const char* scheme() const { return tls_ ? "https" : "http"; }
   // `n` sequential unary RPCs of `request` with `metadata` through strait
   // on one channel (one connection, so one worker), each with `deadline`:
   // how many each backend answered (by name), and failures as "error <code>".
@@ -49,6 +67,8 @@ class ProxyTest : public ::testing::Test {
                                         const std::map<std::string, std::string>& metadata = {},
                                         absl::Duration deadline = absl::Seconds(20)) const;
 
+  bool tls_ = false;
+  std::unique_ptr<Pki> pki_;  // made by StartProxy when tls_
   std::vector<std::unique_ptr<TestBackend>> backends_;
   std::unique_ptr<server::Server> server_;
 };

@@ -22,11 +22,21 @@ std::chrono::system_clock::time_point In(absl::Duration d) {
   return std::chrono::system_clock::now() + absl::ToChronoMilliseconds(d);
 }
 
-class ProxyDataPathTest : public ProxyTest {};
+// Every test runs twice: clients speak h2c to strait, and TLS (gRPC's
+// SslCredentials) to a TLS entry point; backends are h2c either way.
+class ProxyDataPathTest : public ProxyTest, public ::testing::WithParamInterface<bool> {
+ protected:
+  void SetUp() override { tls_ = GetParam(); }
+};
 
-TEST_F(ProxyDataPathTest, UnaryRoundTrip) {
+// The raw HTTP/2 client speaks h2c only: its frame-level checks run on the
+// plain entry point.
+#define SKIP_IF_TLS() \
+  if (tls_) GTEST_SKIP() << "raw h2c client"
+
+TEST_P(ProxyDataPathTest, UnaryRoundTrip) {
   StartAll(1);
-  auto stub = MakeStub(proxy_port());
+  auto stub = ProxyStub();
   grpc::ClientContext ctx;
   EchoRequest req;
   req.set_payload("hello through strait");
@@ -38,12 +48,12 @@ TEST_F(ProxyDataPathTest, UnaryRoundTrip) {
   // What the backend saw: the client's authority, and forwarding headers.
   EXPECT_EQ(resp.authority(), absl::StrCat("127.0.0.1:", proxy_port()));
   EXPECT_EQ(resp.request_metadata().at("x-forwarded-for"), "127.0.0.1");
-  EXPECT_EQ(resp.request_metadata().at("x-forwarded-proto"), "http");
+  EXPECT_EQ(resp.request_metadata().at("x-forwarded-proto"), scheme());
 }
 
-TEST_F(ProxyDataPathTest, ServerStreamingArrivesInOrder) {
+TEST_P(ProxyDataPathTest, ServerStreamingArrivesInOrder) {
   StartAll(1);
-  auto stub = MakeStub(proxy_port());
+  auto stub = ProxyStub();
   grpc::ClientContext ctx;
   EchoRequest req;
   req.set_response_count(200);
@@ -60,9 +70,9 @@ TEST_F(ProxyDataPathTest, ServerStreamingArrivesInOrder) {
   EXPECT_EQ(n, 200);
 }
 
-TEST_F(ProxyDataPathTest, ClientStreamingCountsEveryMessage) {
+TEST_P(ProxyDataPathTest, ClientStreamingCountsEveryMessage) {
   StartAll(1);
-  auto stub = MakeStub(proxy_port());
+  auto stub = ProxyStub();
   grpc::ClientContext ctx;
   EchoResponse resp;
   auto writer = stub->ClientStream(&ctx, &resp);
@@ -79,9 +89,9 @@ TEST_F(ProxyDataPathTest, ClientStreamingCountsEveryMessage) {
   EXPECT_EQ(resp.bytes_received(), bytes);
 }
 
-TEST_F(ProxyDataPathTest, ThousandMessagesOnOneBidiStream) {
+TEST_P(ProxyDataPathTest, ThousandMessagesOnOneBidiStream) {
   StartAll(1);
-  auto stub = MakeStub(proxy_port());
+  auto stub = ProxyStub();
   grpc::ClientContext ctx;
   auto stream = stub->Bidi(&ctx);
   for (int i = 0; i < 1000; ++i) {
@@ -99,9 +109,9 @@ TEST_F(ProxyDataPathTest, ThousandMessagesOnOneBidiStream) {
   EXPECT_TRUE(stream->Finish().ok());
 }
 
-TEST_F(ProxyDataPathTest, MetadataTextAndBinaryBothWays) {
+TEST_P(ProxyDataPathTest, MetadataTextAndBinaryBothWays) {
   StartAll(1);
-  auto stub = MakeStub(proxy_port());
+  auto stub = ProxyStub();
   const std::string binary("\x00\x01\xfe\xff bin\r\n", 10);
   grpc::ClientContext ctx;
   ctx.AddMetadata("x-custom", "custom value");
@@ -134,9 +144,9 @@ TEST_F(ProxyDataPathTest, MetadataTextAndBinaryBothWays) {
   EXPECT_EQ(one(trailing, "x-trailer-bin"), binary);
 }
 
-TEST_F(ProxyDataPathTest, EveryStatusCodeWithNonAsciiMessage) {
+TEST_P(ProxyDataPathTest, EveryStatusCodeWithNonAsciiMessage) {
   StartAll(1);
-  auto stub = MakeStub(proxy_port());
+  auto stub = ProxyStub();
   const std::string message = "déjà vu ✓ 状态 100% \t done";
   for (int code = 1; code <= 16; ++code) {
     grpc::ClientContext ctx;
@@ -154,7 +164,8 @@ TEST_F(ProxyDataPathTest, EveryStatusCodeWithNonAsciiMessage) {
   }
 }
 
-TEST_F(ProxyDataPathTest, TrailersOnlyResponseStaysTrailersOnly) {
+TEST_P(ProxyDataPathTest, TrailersOnlyResponseStaysTrailersOnly) {
+  SKIP_IF_TLS();
   StartAll(1);
   auto client = RawH2Client::Connect(proxy_port());
   ASSERT_TRUE(client.ok());
@@ -172,9 +183,9 @@ TEST_F(ProxyDataPathTest, TrailersOnlyResponseStaysTrailersOnly) {
   EXPECT_EQ(*FindHeader(s.headers, ":status"), "200");
 }
 
-TEST_F(ProxyDataPathTest, LargeMessagesBothWays) {
+TEST_P(ProxyDataPathTest, LargeMessagesBothWays) {
   StartAll(1);
-  auto stub = MakeStub(proxy_port());
+  auto stub = ProxyStub();
   for (int mib : {4, 16}) {
     grpc::ClientContext ctx;
     EchoRequest req;
@@ -188,9 +199,9 @@ TEST_F(ProxyDataPathTest, LargeMessagesBothWays) {
   }
 }
 
-TEST_F(ProxyDataPathTest, BackendDeadlineBecomesDeadlineExceeded) {
+TEST_P(ProxyDataPathTest, BackendDeadlineBecomesDeadlineExceeded) {
   StartAll(1);
-  auto stub = MakeStub(proxy_port());
+  auto stub = ProxyStub();
   grpc::ClientContext ctx;
   ctx.set_deadline(In(absl::Milliseconds(300)));
   EchoRequest req;
@@ -200,7 +211,8 @@ TEST_F(ProxyDataPathTest, BackendDeadlineBecomesDeadlineExceeded) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
 }
 
-TEST_F(ProxyDataPathTest, GrpcTimeoutEndsTheRpcAndCancelsTheBackend) {
+TEST_P(ProxyDataPathTest, GrpcTimeoutEndsTheRpcAndCancelsTheBackend) {
+  SKIP_IF_TLS();
   StartAll(1);
   // A raw client that would wait forever: the deadline (strait's, or the
   // backend's from the forwarded grpc-timeout) must end this RPC.
@@ -217,9 +229,9 @@ TEST_F(ProxyDataPathTest, GrpcTimeoutEndsTheRpcAndCancelsTheBackend) {
   EXPECT_TRUE(backends_[0]->service().WaitForCancelled(1, absl::Seconds(20)));
 }
 
-TEST_F(ProxyDataPathTest, ClientCancelIsSeenByTheBackend) {
+TEST_P(ProxyDataPathTest, ClientCancelIsSeenByTheBackend) {
   StartAll(1);
-  auto stub = MakeStub(proxy_port());
+  auto stub = ProxyStub();
   grpc::ClientContext ctx;
   EchoRequest req;
   req.set_response_count(1);
@@ -232,7 +244,7 @@ TEST_F(ProxyDataPathTest, ClientCancelIsSeenByTheBackend) {
   EXPECT_TRUE(backends_[0]->service().WaitForCancelled(1, absl::Seconds(20)));
 }
 
-TEST_F(ProxyDataPathTest, ThousandUnaryRpcsOnOneChannelSpreadOverThreeBackends) {
+TEST_P(ProxyDataPathTest, ThousandUnaryRpcsOnOneChannelSpreadOverThreeBackends) {
   for (int i = 0; i < 3; ++i) {
     backends_.push_back(std::make_unique<TestBackend>(absl::StrCat("backend-", i)));
   }
@@ -240,7 +252,7 @@ TEST_F(ProxyDataPathTest, ThousandUnaryRpcsOnOneChannelSpreadOverThreeBackends) 
   // Smooth weighted round robin with equal weights: an exact spread.
   config.mutable_services()->at("echo").mutable_load_balancer()->set_strategy("wrr");
   StartProxy(config);
-  auto stub = MakeStub(proxy_port());
+  auto stub = ProxyStub();
   std::map<std::string, int> served;
   for (int i = 0; i < 1000; ++i) {
     grpc::ClientContext ctx;
@@ -257,7 +269,8 @@ TEST_F(ProxyDataPathTest, ThousandUnaryRpcsOnOneChannelSpreadOverThreeBackends) 
   }
 }
 
-TEST_F(ProxyDataPathTest, NoRouteIsUnimplemented) {
+TEST_P(ProxyDataPathTest, NoRouteIsUnimplemented) {
+  SKIP_IF_TLS();
   StartAll(1);
   auto client = RawH2Client::Connect(proxy_port());
   ASSERT_TRUE(client.ok());
@@ -276,7 +289,7 @@ TEST_F(ProxyDataPathTest, NoRouteIsUnimplemented) {
   EXPECT_EQ(*FindHeader((*client)->stream(id2).headers, "grpc-status"), "12");
 }
 
-TEST_F(ProxyDataPathTest, UnreachableServiceIsUnavailableNamingTheService) {
+TEST_P(ProxyDataPathTest, UnreachableServiceIsUnavailableNamingTheService) {
   // A port that was free a moment ago: nothing listens there.
   int dead_port;
   {
@@ -284,7 +297,7 @@ TEST_F(ProxyDataPathTest, UnreachableServiceIsUnavailableNamingTheService) {
     dead_port = gone.port();
   }
   StartProxy(EchoConfig({absl::StrCat("127.0.0.1:", dead_port)}));
-  auto stub = MakeStub(proxy_port());
+  auto stub = ProxyStub();
   grpc::ClientContext ctx;
   EchoRequest req;
   EchoResponse resp;
@@ -294,7 +307,7 @@ TEST_F(ProxyDataPathTest, UnreachableServiceIsUnavailableNamingTheService) {
   EXPECT_THAT(status.error_message(), HasSubstr(absl::StrCat("127.0.0.1:", dead_port)));
 }
 
-TEST_F(ProxyDataPathTest, KilledBackendEndsItsStreamsWhileOthersKeepServing) {
+TEST_P(ProxyDataPathTest, KilledBackendEndsItsStreamsWhileOthersKeepServing) {
   backends_.push_back(std::make_unique<TestBackend>("backend-0"));
   backends_.push_back(std::make_unique<TestBackend>("backend-1"));
   ChildBackend doomed("doomed");
@@ -303,7 +316,7 @@ TEST_F(ProxyDataPathTest, KilledBackendEndsItsStreamsWhileOthersKeepServing) {
   StartProxy(EchoConfig(addresses), /*workers=*/1);
 
   // One open bidi stream per backend (round robin over one connection).
-  auto stub = MakeStub(proxy_port());
+  auto stub = ProxyStub();
   struct Open {
     grpc::ClientContext ctx;
     std::unique_ptr<grpc::ClientReaderWriter<EchoRequest, EchoResponse>> stream;
@@ -352,10 +365,10 @@ TEST_F(ProxyDataPathTest, KilledBackendEndsItsStreamsWhileOthersKeepServing) {
   }
 }
 
-TEST_F(ProxyDataPathTest, ReloadMovesNewRpcsAndKeepsRunningStreams) {
+TEST_P(ProxyDataPathTest, ReloadMovesNewRpcsAndKeepsRunningStreams) {
   StartAll(2, /*workers=*/1);
   config::v1::Config only_second = EchoConfig({backends_[1]->address()});
-  auto stub = MakeStub(proxy_port());
+  auto stub = ProxyStub();
   // A stream that starts before the reload stays where it began.
   grpc::ClientContext ctx;
   auto stream = stub->Bidi(&ctx);
@@ -365,6 +378,7 @@ TEST_F(ProxyDataPathTest, ReloadMovesNewRpcsAndKeepsRunningStreams) {
   ASSERT_TRUE(stream->Read(&resp));
   std::string stream_backend = resp.backend_name();
 
+  if (tls_) AddTls(only_second);
   ASSERT_TRUE(server_->Reload(only_second).ok());
   bool moved = false;
   for (int i = 0; i < 100 && !moved; ++i) {  // workers pick it up on their next turn
@@ -393,9 +407,9 @@ TEST_F(ProxyDataPathTest, ReloadMovesNewRpcsAndKeepsRunningStreams) {
   EXPECT_THAT(server_->Reload(dangling).message(), HasSubstr("routers.echo.service"));
 }
 
-TEST_F(ProxyDataPathTest, ShutdownLetsInFlightStreamsFinish) {
+TEST_P(ProxyDataPathTest, ShutdownLetsInFlightStreamsFinish) {
   StartAll(1);
-  auto stub = MakeStub(proxy_port());
+  auto stub = ProxyStub();
   grpc::ClientContext ctx;
   EchoRequest req;
   req.set_response_count(10);
@@ -411,6 +425,11 @@ TEST_F(ProxyDataPathTest, ShutdownLetsInFlightStreamsFinish) {
   EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(n, 10);
 }
+
+INSTANTIATE_TEST_SUITE_P(Transport, ProxyDataPathTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Tls" : "H2c";
+                         });
 
 }  // namespace
 }  // namespace strait::testing

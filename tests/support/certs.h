@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-
 namespace strait::testing {
 
 // Throwaway certificates made at test time with the OpenSSL API: EC P-256

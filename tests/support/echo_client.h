@@ -18,6 +18,11 @@ inline constexpr int kMaxTestMessageBytes = 64 << 20;
 // own connection instead of sharing one with the test's other channels.
 std::shared_ptr<grpc::Channel> MakeChannel(int port);
 
+// The same over TLS (grpc::SslCredentials with `options`: roots, client
+// certificate). `server_name`, if given, is the name the client sends as
+// SNI and checks the certificate against (else 127.0.0.1, an IP SAN).
+std::shared_ptr<grpc::Channel> MakeTlsChannel(int port, const grpc::SslCredentialsOptions& options,
+                                              const std::string& server_name = "");
 // An Echo stub on MakeChannel(port).
 std::unique_ptr<test::v1::Echo::Stub> MakeStub(int port);
 

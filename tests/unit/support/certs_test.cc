@@ -29,7 +29,8 @@ bool Verifies(X509* leaf, X509* root) {
 TEST(CertsTest, LeafVerifiesAgainstItsCaOnly) {
   CertAuthority ca = CertAuthority::Create("test CA");
   CertAuthority other = CertAuthority::Create("other CA");
-  Cert leaf = ca.Issue({.common_name = "api", .dns_names = {"api.example.com", "*.example.org"},
+  Cert leaf = ca.Issue({.common_name = "api",
+                        .dns_names = {"api.example.com", "*.example.org"},
                         .uris = {"spiffe://example.org/ns/x/sa/y"}});
   EXPECT_TRUE(Verifies(leaf.x509(), ca.cert().x509()));
   EXPECT_FALSE(Verifies(leaf.x509(), other.cert().x509()));
