@@ -42,6 +42,9 @@ std::shared_ptr<grpc::Channel> MakeHealthChannel(
     std::shared_ptr<grpc::ChannelCredentials> credentials) {
   grpc::ChannelArguments args;
   if (!target.authority.empty()) args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, target.authority);
+  // The name the server's certificate is verified against (and the SNI):
+  // as for RPCs, serverName or the URL's host, never the :authority.
+  if (target.tls != nullptr) args.SetSslTargetNameOverride(target.tls_name);
   // A checker's connection is its own: never shared with another checker
   // (whose settings may differ), fresh when a checker restarts.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
@@ -53,6 +56,17 @@ std::shared_ptr<grpc::Channel> MakeHealthChannel(
                                 kReconnectBackoffMax)));
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   return grpc::CreateCustomChannel(target.address, std::move(credentials), args);
+}
+
+std::shared_ptr<grpc::ChannelCredentials> HealthCredentials(const net::ClientTlsContext& tls) {
+  // TODO(issue 18): insecureSkipVerify and peerCertURI need gRPC's
+  // experimental TlsCredentials (a custom verifier); SslCredentials always
+  // verify the chain and the name.
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = tls.root_certs_pem();
+  options.pem_private_key = tls.private_key_pem();
+  options.pem_cert_chain = tls.cert_chain_pem();
+  return grpc::SslCredentials(options);
 }
 
 // One Check RPC; kept by its completion callback and, while in flight, by

@@ -20,10 +20,17 @@ namespace strait::health {
 // subchannel pool), `:authority` = target.authority, gRPC's minimum connect
 // timeout = the dial timeout, reconnect backoff from 100 ms up to the
 // unhealthy interval (at most 5 s) so a returning server is seen soon, no
-// retries. `credentials` is the TLS seam: insecure (h2c) today.
+// retries. `credentials`: insecure for h2c, HealthCredentials for https,
+// whose certificate must then carry target.tls_name (the SSL target name).
 std::shared_ptr<grpc::Channel> MakeHealthChannel(
     const ProbeTarget& target, const CheckSettings& settings,
     std::shared_ptr<grpc::ChannelCredentials> credentials);
+
+// gRPC's SslCredentials for checks of an https:// server: the roots of
+// `tls` (the system's when it has none) and its client certificate.
+// gRPC verifies the chain and the name; insecureSkipVerify and peerCertURI
+// are not honoured by these credentials (see the note in grpc_checker.cc).
+std::shared_ptr<grpc::ChannelCredentials> HealthCredentials(const net::ClientTlsContext& tls);
 
 // grpc.health.v1 checks of one server, entirely on gRPC's callback API and
 // grpc::Alarm: no thread of its own; every callback runs on a gRPC thread,
