@@ -26,11 +26,14 @@ std::shared_ptr<grpc::Channel> MakeHealthChannel(
     const ProbeTarget& target, const CheckSettings& settings,
     std::shared_ptr<grpc::ChannelCredentials> credentials);
 
-// gRPC's SslCredentials for checks of an https:// server: the roots of
-// `tls` (the system's when it has none) and its client certificate.
-// gRPC verifies the chain and the name; insecureSkipVerify and peerCertURI
-// are not honoured by these credentials (see the note in grpc_checker.cc).
-std::shared_ptr<grpc::ChannelCredentials> HealthCredentials(const net::ClientTlsContext& tls);
+// The credentials of checks of an https:// server, from its transport's
+// `tls`: its roots (the default ones when it has none) and client
+// certificate. gRPC's SslCredentials verify the chain and the SSL target
+// name; with insecureSkipVerify (nothing verified) or peerCertURI (the chain,
+// the URI SAN, and serverName only if set, as for RPCs) gRPC's experimental
+// TlsCredentials with a verifier of ours.
+std::shared_ptr<grpc::ChannelCredentials> HealthCredentials(
+    std::shared_ptr<const net::ClientTlsContext> tls);
 
 // grpc.health.v1 checks of one server, entirely on gRPC's callback API and
 // grpc::Alarm: no thread of its own; every callback runs on a gRPC thread,

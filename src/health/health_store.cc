@@ -23,7 +23,9 @@ std::string Target::Identity() const {
 }
 
 ProbeTarget ProbeTargetOf(const Target& target, const CheckSettings& settings) {
-  ProbeTarget probe{target.address, target.authority};
+  ProbeTarget probe;
+  probe.address = target.address;
+  probe.authority = target.authority;
   if (settings.port != 0) {
     // "host:port" or "[v6]:port": the port is after the last colon.
     size_t colon = probe.address.rfind(':');
@@ -48,7 +50,7 @@ std::unique_ptr<Checker> MakeChecker(const ProbeTarget& target, const CheckSetti
     case CheckMode::kGrpc:
       return std::make_unique<GrpcChecker>(target, settings, std::move(health),
                                            target.tls != nullptr
-                                               ? HealthCredentials(*target.tls)
+                                               ? HealthCredentials(target.tls)
                                                : grpc::InsecureChannelCredentials());
     case CheckMode::kHttp:
       // h2c only (ValidateConfig refuses http checks of https:// servers).

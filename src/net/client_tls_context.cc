@@ -332,16 +332,37 @@ absl::Status ClientTlsContext::VerifyPeer(const SSL* ssl) const {
   if (absl::string_view(reinterpret_cast<const char*>(alpn), alpn_len) != "h2") {
     return absl::UnavailableError("server did not negotiate h2 (ALPN)");
   }
-  if (!options_.peer_cert_uri.empty()) {
-    std::vector<std::string> uris = cert != nullptr ? UriSans(cert) : std::vector<std::string>{};
-    for (const std::string& uri : uris) {
-      if (uri == options_.peer_cert_uri) return absl::OkStatus();
-    }
-    return absl::UnavailableError(absl::StrCat(
-        "peer certificate has no URI SAN ", options_.peer_cert_uri,
-        " (it has: ", uris.empty() ? "none" : absl::StrJoin(uris, ", "), ")"));
+  return CheckPeerCertUri(cert);
+}
+
+absl::Status ClientTlsContext::CheckPeerCertUri(X509* cert) const {
+  if (options_.peer_cert_uri.empty()) return absl::OkStatus();
+  std::vector<std::string> uris = cert != nullptr ? UriSans(cert) : std::vector<std::string>{};
+  for (const std::string& uri : uris) {
+    if (uri == options_.peer_cert_uri) return absl::OkStatus();
   }
-  return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(
+      "peer certificate has no URI SAN ", options_.peer_cert_uri,
+      " (it has: ", uris.empty() ? "none" : absl::StrJoin(uris, ", "), ")"));
+}
+
+absl::Status ClientTlsContext::VerifyPeerIdentity(absl::string_view cert_pem) const {
+  BioPtr bio(BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())));
+  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  ERR_clear_error();
+  if (cert == nullptr) return absl::UnavailableError("server sent no certificate");
+  const std::string& name = options_.server_name;
+  if (!name.empty()) {
+    int match = IsIpLiteral(name) ? X509_check_ip_asc(cert.get(), name.c_str(), 0)
+                                  : X509_check_host(cert.get(), name.data(), name.size(),
+                                                    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
+                                                    nullptr);
+    if (match != 1) {
+      return absl::UnavailableError(absl::StrCat(
+          "certificate verify failed: hostname mismatch (expected \"", name, "\")"));
+    }
+  }
+  return CheckPeerCertUri(cert.get());
 }
 
 }  // namespace strait::net

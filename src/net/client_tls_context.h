@@ -83,6 +83,12 @@ class ClientTlsContext {
   //   "peer certificate has no URI SAN spiffe://example.org/api (it has: none)"
   absl::Status VerifyPeer(const SSL* ssl) const;
 
+  // The identity checks alone, on a PEM certificate whose chain another
+  // TLS stack verified (gRPC's TlsCredentials, for the health checks):
+  // peerCertURI among its URI SANs, and serverName, when set, among its
+  // names. The same messages as VerifyPeer.
+  absl::Status VerifyPeerIdentity(absl::string_view cert_pem) const;
+
   // Identifies the settings and the contents of every file read: equal
   // identities, interchangeable contexts. Pool keys carry it, so that a
   // reload that finds a rotated file opens new connections.
@@ -104,6 +110,8 @@ class ClientTlsContext {
   // OpenSSL's new-session callback: stores the session under the key that
   // NewConnection attached to the SSL*.
   static int OnNewSession(SSL* ssl, SSL_SESSION* session);
+  // peerCertURI among the URI SANs of `cert` (null: none), if configured.
+  absl::Status CheckPeerCertUri(X509* cert) const;
 
   const ClientTlsOptions options_;
   SSL_CTX* ctx_ = nullptr;  // owned

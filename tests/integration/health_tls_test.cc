@@ -15,12 +15,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-void SetDuration(google::protobuf::Duration* d, absl::Duration value) {
-  d->set_seconds(absl::ToInt64Seconds(value));
-  d->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(value - absl::Seconds(absl::ToInt64Seconds(value)))));
-}
-
 class HealthTlsTest : public ProxyTest {
  protected:
   HealthTlsTest()
@@ -31,11 +25,14 @@ class HealthTlsTest : public ProxyTest {
         named_cert_(certs_.MakeLeaf("named", ca_,
                                     {.common_name = "named", .sans = {"DNS:api.internal"}})),
         client_cert_(certs_.MakeLeaf("client", client_ca_,
-                                     {.common_name = "strait", .sans = {}, .client = true})) {}
+                                     {.common_name = "strait", .sans = {}, .client = true})),
+        spiffe_cert_(certs_.MakeLeaf(
+            "spiffe", ca_, {.common_name = "api", .sans = {"URI:spiffe://example.org/api"}})) {}
 
   // A TLS backend with gRPC's health service, SERVING.
   TestBackend& TlsBackend(const TestCert& cert, const TestCert* client_ca = nullptr) {
-    BackendOptions options{.health = true};
+    BackendOptions options;
+    options.health = true;
     options.tls_cert_pem = cert.cert_pem;
     options.tls_key_pem = cert.key_pem;
     if (client_ca != nullptr) options.tls_client_ca_pem = client_ca->cert_pem;
@@ -83,6 +80,7 @@ class HealthTlsTest : public ProxyTest {
   const TestCert& ip_cert_;
   const TestCert& named_cert_;
   const TestCert& client_cert_;
+  const TestCert& spiffe_cert_;  // a URI SAN only, no name or IP
 };
 
 TEST_F(HealthTlsTest, TheRightRootCaMakesTheServerHealthy) {
@@ -141,6 +139,47 @@ TEST_F(HealthTlsTest, MutualTlsWithoutACertificateIsRefused) {
   }));
   ASSERT_TRUE(Eventually([&] { return DownAfterACheck(Url(backend)); }));
   EXPECT_FALSE(Up(Url(backend)));
+}
+
+TEST_F(HealthTlsTest, PeerCertUriPresentMakesTheServerHealthy) {
+  // As for RPCs, the URI replaces the URL host, which the certificate lacks.
+  TestBackend& backend = TlsBackend(spiffe_cert_);
+  StartProxy(Config(backend, /*expect_up=*/true, [&](config::v1::ServersTransport& t) {
+    t.add_root_cas(ca_.cert_file);
+    t.set_peer_cert_uri("spiffe://example.org/api");
+  }));
+  EXPECT_TRUE(Eventually([&] { return Up(Url(backend)); })) << Reason(Url(backend));
+}
+
+TEST_F(HealthTlsTest, PeerCertUriAbsentTakesTheServerDown) {
+  TestBackend& backend = TlsBackend(spiffe_cert_);
+  StartProxy(Config(backend, /*expect_up=*/false, [&](config::v1::ServersTransport& t) {
+    t.add_root_cas(ca_.cert_file);
+    t.set_peer_cert_uri("spiffe://example.org/billing");
+  }));
+  ASSERT_TRUE(Eventually([&] { return DownAfterACheck(Url(backend)); }));
+  // gRPC passes our verifier's message on.
+  EXPECT_THAT(Reason(Url(backend)),
+              HasSubstr("peer certificate has no URI SAN spiffe://example.org/billing"));
+}
+
+TEST_F(HealthTlsTest, PeerCertUriStillNeedsTheRightRootCa) {
+  TestBackend& backend = TlsBackend(spiffe_cert_);
+  StartProxy(Config(backend, /*expect_up=*/false, [&](config::v1::ServersTransport& t) {
+    t.add_root_cas(other_ca_.cert_file);
+    t.set_peer_cert_uri("spiffe://example.org/api");
+  }));
+  ASSERT_TRUE(Eventually([&] { return DownAfterACheck(Url(backend)); }));
+  EXPECT_FALSE(Up(Url(backend)));
+}
+
+TEST_F(HealthTlsTest, InsecureSkipVerifyAcceptsAnUnknownCa) {
+  TestBackend& backend = TlsBackend(named_cert_);
+  StartProxy(Config(backend, /*expect_up=*/true, [&](config::v1::ServersTransport& t) {
+    t.add_root_cas(other_ca_.cert_file);
+    t.set_insecure_skip_verify(true);
+  }));
+  EXPECT_TRUE(Eventually([&] { return Up(Url(backend)); })) << Reason(Url(backend));
 }
 
 }  // namespace

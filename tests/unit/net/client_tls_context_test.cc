@@ -254,6 +254,23 @@ TEST_F(ClientTlsContextTest, PeerCertUriStillNeedsAVerifiedChain) {
             "certificate verify failed: unable to get local issuer certificate");
 }
 
+TEST_F(ClientTlsContextTest, VerifyPeerIdentityChecksAPemCertificate) {
+  ClientTlsOptions options = Trusting(ca_);
+  options.peer_cert_uri = "spiffe://example.org/ns/prod/sa/api";
+  EXPECT_TRUE(Build(options)->VerifyPeerIdentity(server_cert_.cert_pem).ok());
+  options.server_name = "api.internal";
+  EXPECT_TRUE(Build(options)->VerifyPeerIdentity(server_cert_.cert_pem).ok());
+  options.server_name = "db.internal";
+  EXPECT_EQ(Build(options)->VerifyPeerIdentity(server_cert_.cert_pem).message(),
+            "certificate verify failed: hostname mismatch (expected \"db.internal\")");
+  options.server_name = "";
+  options.peer_cert_uri = "spiffe://example.org/other";
+  EXPECT_EQ(Build(options)->VerifyPeerIdentity(server_cert_.cert_pem).message(),
+            "peer certificate has no URI SAN spiffe://example.org/other "
+            "(it has: spiffe://example.org/ns/prod/sa/api)");
+  EXPECT_EQ(Build(options)->VerifyPeerIdentity("").message(), "server sent no certificate");
+}
+
 TEST_F(ClientTlsContextTest, AServerWithoutH2AlpnIsRefused) {
   TestServer server({.cert = &server_cert_, .alpn_h2 = false});
   auto context = Build(Trusting(ca_));
