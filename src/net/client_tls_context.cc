@@ -256,8 +256,18 @@ absl::StatusOr<std::shared_ptr<const ClientTlsContext>> ClientTlsContext::Build(
 absl::StatusOr<SSL*> ClientTlsContext::NewConnection(const HostPort& server) const {
   SSL* ssl = SSL_new(ctx_);
   if (ssl == nullptr) return absl::InternalError(absl::StrCat("SSL_new: ", TakeOpenSslError()));
-  auto fail = [&](absl::string_view what) {
+  if (absl::Status prepared = PrepareConnection(ssl, server); !prepared.ok()) {
     SSL_free(ssl);
+    return prepared;
+  }
+  return ssl;
+}
+
+absl::Status ClientTlsContext::PrepareConnection(SSL* ssl, const HostPort& server) const {
+  if (SSL_get_SSL_CTX(ssl) != ctx_) {
+    return absl::InternalError("PrepareConnection: the SSL* is not of this context's SSL_CTX");
+  }
+  auto fail = [&](absl::string_view what) {
     return absl::InternalError(absl::StrCat(what, ": ", TakeOpenSslError()));
   };
   SSL_set_connect_state(ssl);
@@ -279,8 +289,10 @@ absl::StatusOr<SSL*> ClientTlsContext::NewConnection(const HostPort& server) con
     absl::MutexLock lock(&sessions_mu_);
     if (auto it = sessions_.find(key); it != sessions_.end()) SSL_set_session(ssl, it->second);
   }
+  // Frees the key set before, if any (FreeSessionKey runs only at SSL_free).
+  delete static_cast<std::string*>(SSL_get_ex_data(ssl, SessionKeyIndex()));
   SSL_set_ex_data(ssl, SessionKeyIndex(), new std::string(std::move(key)));
-  return ssl;
+  return absl::OkStatus();
 }
 
 int ClientTlsContext::OnNewSession(SSL* ssl, SSL_SESSION* session) {

@@ -65,6 +65,10 @@ class ClientTlsContext {
   // ends cleanly: OpenSSL marks the session of a connection freed without
   // it as not resumable.
   absl::StatusOr<SSL*> NewConnection(const HostPort& server) const;
+  // The same setup on an SSL* the caller made from ssl_ctx() (for a
+  // transport that makes its own): must be called once, before the
+  // handshake. InternalError if `ssl` is of another SSL_CTX.
+  absl::Status PrepareConnection(SSL* ssl, const HostPort& server) const;
 
   // Why the handshake of `ssl` failed, once SSL_connect/SSL_do_handshake
   // returned an error (SSL_ERROR_SSL or SSL_ERROR_SYSCALL): the

@@ -308,6 +308,30 @@ TEST_F(ClientTlsContextTest, ASecondConnectionResumesTheSession) {
   EXPECT_FALSE(Handshake(*context, server, "api.internal").resumed);
 }
 
+TEST_F(ClientTlsContextTest, PrepareConnectionSetsUpAnSslMadeElsewhere) {
+  TestServer server({.cert = &server_cert_});
+  auto context = Build(Trusting(ca_));
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  std::thread server_thread([&] { server.Serve(fds[1]); });
+  SSL* ssl = SSL_new(context->ssl_ctx());
+  ASSERT_TRUE(context->PrepareConnection(ssl, HostPort{"db.internal", 443}).ok());
+  SSL_set_fd(ssl, fds[0]);
+  EXPECT_NE(SSL_connect(ssl), 1);
+  EXPECT_EQ(context->HandshakeError(ssl),
+            "certificate verify failed: hostname mismatch (expected \"db.internal\")");
+  SSL_free(ssl);
+  close(fds[0]);
+  server_thread.join();
+
+  SSL_CTX* other = SSL_CTX_new(TLS_client_method());
+  SSL* foreign = SSL_new(other);
+  EXPECT_EQ(context->PrepareConnection(foreign, HostPort{"localhost", 443}).code(),
+            absl::StatusCode::kInternal);
+  SSL_free(foreign);
+  SSL_CTX_free(other);
+}
+
 TEST_F(ClientTlsContextTest, BuildNamesTheFieldAndFile) {
   ClientTlsOptions options;
   options.root_ca_files = {ca_.cert_file, "/nonexistent/ca.pem"};
