@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "balance/stable_hash.h"
 #include "config/entry_point_tls.h"
+#include "config/client_tls.h"
 #include "config/validate.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -40,11 +41,19 @@ uint64_t Fingerprint(const v1::ServersTransport& t) {
   return balance::StableHash64(bytes);
 }
 
-upstream::TransportSettings CompileTransport(absl::string_view name,
-                                             const v1::ServersTransport& t) {
+// `tls`: the context of its https:// servers, or null if there are none.
+upstream::TransportSettings CompileTransport(
+    absl::string_view name, const v1::ServersTransport& t,
+    std::shared_ptr<const net::ClientTlsContext> tls) {
   upstream::TransportSettings settings;
   settings.name = std::string(name);
   settings.fingerprint = Fingerprint(t);
+  if (tls != nullptr) {
+    // The contents of its files too: a rotated certificate gets new pools.
+    settings.fingerprint = balance::StableHash64(
+        absl::StrCat(absl::Hex(settings.fingerprint), " ", tls->identity()));
+    settings.tls = std::move(tls);
+  }
   const v1::ForwardingTimeouts& ft = t.forwarding_timeouts();
   if (ft.has_dial_timeout()) settings.dial_timeout = ToDuration(ft.dial_timeout());
   if (ft.has_response_header_timeout()) {
@@ -184,6 +193,10 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
   // one's ServerHealth goes.
   std::vector<health::Target> targets;
   std::vector<std::shared_ptr<health::ServerHealth>*> target_slots;
+  // Client TLS contexts by transport name ("": the defaults), built for the
+  // first service with an https:// server that uses the transport and
+  // shared by the rest.
+  std::map<std::string, std::shared_ptr<const net::ClientTlsContext>> tls_contexts;
   for (const auto& [name, service] : config.services()) {
     if (!service.has_load_balancer()) continue;  // composites: below
     const v1::LoadBalancer& lb = service.load_balancer();
@@ -195,7 +208,26 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
     if (!lb.servers_transport().empty()) {
       transport = config.servers_transports().at(lb.servers_transport());
     }
-    entry.transport = CompileTransport(lb.servers_transport(), transport);
+    std::shared_ptr<const net::ClientTlsContext> tls;
+    bool has_tls_server = std::any_of(
+        lb.servers().begin(), lb.servers().end(), [](const v1::ServerRef& server) {
+          absl::StatusOr<net::ServerUrl> parsed = net::ParseServerUrl(server.url());
+          return parsed.ok() && parsed->tls();
+        });
+    if (has_tls_server) {
+      auto [slot, fresh] = tls_contexts.try_emplace(lb.servers_transport());
+      if (fresh) {
+        absl::StatusOr<std::shared_ptr<const net::ClientTlsContext>> built = BuildClientTls(
+            lb.servers_transport().empty()
+                ? absl::StrCat("services.", name, ".loadBalancer (the default serversTransport)")
+                : absl::StrCat("serversTransports.", lb.servers_transport()),
+            transport);
+        if (!built.ok()) return built.status();
+        slot->second = *std::move(built);
+      }
+      tls = slot->second;
+    }
+    entry.transport = CompileTransport(lb.servers_transport(), transport, std::move(tls));
     entry.retry = CompileRetry(lb.retry());
     for (int i = 0; i < lb.servers_size(); ++i) {
       const std::string& url = lb.servers(i).url();
@@ -211,6 +243,8 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
           .url = url,
           .authority = net::FormatHostPort(parsed->host_port),
           .address = *address,
+          .tls = parsed->tls(),
+          .host_port = parsed->host_port,
       });
     }
     for (const upstream::Backend& backend : entry.backends) {
@@ -243,6 +277,7 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
           .address = net::FormatHostPort(parsed->host_port),
           .authority = placed.backends[i].authority,
           .check = check,
+          .tls = placed.backends[i].tls ? placed.transport.tls : nullptr,
       });
       target_slots.push_back(&placed.health[i]);
     }

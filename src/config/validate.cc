@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "config/entry_point_tls.h"
+#include "config/client_tls.h"
 #include "h2/grpc.h"
 #include "net/address.h"
 #include "router/rule.h"
@@ -74,6 +75,63 @@ void CheckHttp2(Problems& p, const std::string& path, const v1::Http2Settings& s
     p.Add(path + ".initialConnectionWindowSize",
           absl::StrCat("must be between 65535 and 2147483647, got ",
                        s.initial_connection_window_size()));
+  }
+}
+
+// The TLS fields of a serversTransport; reads its files (through the same
+// ClientTlsContext::Build the snapshot uses) once the fields make sense.
+void CheckClientTls(Problems& p, const std::string& path, const v1::ServersTransport& t) {
+  bool sound = true;
+  if (t.certificates_size() > 1) {
+    // gRPC's SslCredentials (the health checks) take one key pair, and one
+    // transport has one identity.
+    p.Add(path + ".certificates",
+          absl::StrCat("at most one client certificate, got ", t.certificates_size()));
+    sound = false;
+  }
+  for (int i = 0; i < t.certificates_size(); ++i) {
+    std::string at = absl::StrCat(path, ".certificates[", i, "]");
+    if (t.certificates(i).cert_file().empty()) {
+      p.Add(at + ".certFile", "a path is required");
+      sound = false;
+    }
+    if (t.certificates(i).key_file().empty()) {
+      p.Add(at + ".keyFile", "a path is required");
+      sound = false;
+    }
+  }
+  for (int i = 0; i < t.root_cas_size(); ++i) {
+    if (t.root_cas(i).empty()) {
+      p.Add(absl::StrCat(path, ".rootCAs[", i, "]"), "a path is required");
+      sound = false;
+    }
+  }
+  if (t.insecure_skip_verify() && !t.peer_cert_uri().empty()) {
+    // Without verification anyone can mint a certificate carrying the URI:
+    // the check would look like authentication and be none.
+    p.Add(path + ".peerCertURI",
+          "cannot be combined with insecureSkipVerify, which accepts any certificate "
+          "(anyone can make one carrying this URI)");
+  }
+  if (!t.peer_cert_uri().empty() && t.peer_cert_uri().find(':') == std::string::npos) {
+    p.Add(path + ".peerCertURI",
+          absl::StrCat("\"", t.peer_cert_uri(),
+                       "\" is not a URI (such as spiffe://example.org/ns/prod/sa/api)"));
+  }
+  if (!t.server_name().empty() &&
+      (t.server_name().find_first_of(" /") != std::string::npos ||
+       // One colon is host:port (IPv6 literals have at least two).
+       std::count(t.server_name().begin(), t.server_name().end(), ':') == 1)) {
+    p.Add(path + ".serverName",
+          absl::StrCat("\"", t.server_name(), "\" is not a host name (no port, no path)"));
+  }
+  if (!sound || (t.root_cas().empty() && t.certificates().empty())) return;
+  absl::StatusOr<std::shared_ptr<const net::ClientTlsContext>> context = BuildClientTls(path, t);
+  if (!context.ok()) {
+    // BuildClientTls's message starts with the field path already.
+    size_t colon = context.status().message().find(": ");
+    std::string message(context.status().message());
+    p.Add(message.substr(0, colon), message.substr(colon + 2));
   }
 }
 
@@ -347,6 +405,11 @@ absl::Status ValidateConfig(const v1::Config& config) {
       absl::StatusOr<net::ServerUrl> url = net::ParseServerUrl(lb.servers(i).url());
       if (!url.ok()) {
         p.Add(absl::StrCat(path, ".servers[", i, "].url"), url.status().message());
+      } else if (url->tls() && lb.has_health_check() && lb.health_check().mode() == "http") {
+        // The HTTP checker speaks h2c only; mode grpc checks over TLS.
+        p.Add(absl::StrCat(path, ".healthCheck.mode"),
+              absl::StrCat("\"http\" checks do not support https:// servers yet (servers[", i,
+                           "]); use \"grpc\""));
       }
       if (lb.servers(i).weight() > kMaxWeight) {
         p.Add(absl::StrCat(path, ".servers[", i, "].weight"),
@@ -392,6 +455,7 @@ absl::Status ValidateConfig(const v1::Config& config) {
     CheckDuration(p, path + ".forwardingTimeouts.pingTimeout", ft.ping_timeout());
     CheckDuration(p, path + ".forwardingTimeouts.pendingTimeout", ft.pending_timeout());
     CheckHttp2(p, path + ".http2", transport->http2());
+    CheckClientTls(p, path, *transport);
   }
   return p.ToStatus();
 }

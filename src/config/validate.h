@@ -10,6 +10,9 @@ namespace strait::config {
 // parse, rules compile, numbers are in range. Every problem found is listed,
 // one per line, as "<field path>: <problem>" with the file's key names
 // (`services.api.loadBalancer.servers[1].url: scheme must be h2c, ...`).
+// It reads the TLS files a serversTransport names (rootCAs, certificates),
+// so that a missing file or a key that does not match its certificate is
+// refused with its field here, as on `--check`.
 absl::Status ValidateConfig(const v1::Config& config);
 
 }  // namespace strait::config

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "health/check_settings.h"
+#include "net/client_tls_context.h"
 #include "health/server_health.h"
 
 namespace strait::health {
@@ -14,6 +15,11 @@ namespace strait::health {
 struct ProbeTarget {
   std::string address;    // "host:port" to dial
   std::string authority;  // :authority of every probe
+  // An https:// server: its transport's TLS (roots, client certificate);
+  // null for h2c. `tls_name` is the name its certificate must carry
+  // (serverName, else the URL's host).
+  std::shared_ptr<const net::ClientTlsContext> tls;
+  std::string tls_name;
 };
 
 // One server's active health checker: runs from construction, writes its

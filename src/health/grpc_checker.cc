@@ -1,5 +1,9 @@
 #include "health/grpc_checker.h"
 
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
+
 #include <algorithm>
 #include <chrono>
 #include <utility>
@@ -42,6 +46,9 @@ std::shared_ptr<grpc::Channel> MakeHealthChannel(
     std::shared_ptr<grpc::ChannelCredentials> credentials) {
   grpc::ChannelArguments args;
   if (!target.authority.empty()) args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, target.authority);
+  // The name the server's certificate is verified against (and the SNI):
+  // as for RPCs, serverName or the URL's host, never the :authority.
+  if (target.tls != nullptr) args.SetSslTargetNameOverride(target.tls_name);
   // A checker's connection is its own: never shared with another checker
   // (whose settings may differ), fresh when a checker restarts.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
@@ -53,6 +60,71 @@ std::shared_ptr<grpc::Channel> MakeHealthChannel(
                                 kReconnectBackoffMax)));
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   return grpc::CreateCustomChannel(target.address, std::move(credentials), args);
+}
+
+namespace {
+
+// After gRPC verified the chain: peerCertURI (and serverName, if set) on the
+// server's certificate, as ClientTlsContext checks them for RPCs. Owned by
+// gRPC (through the CertificateVerifier that Create makes); runs on gRPC's
+// threads, synchronously.
+class PeerIdentityVerifier final : public grpc::experimental::ExternalCertificateVerifier {
+ public:
+  explicit PeerIdentityVerifier(std::shared_ptr<const net::ClientTlsContext> tls)
+      : tls_(std::move(tls)) {}
+
+  bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
+              std::function<void(grpc::Status)>, grpc::Status* sync_status) override {
+    grpc::string_ref pem = request->peer_cert();
+    absl::Status status = tls_->VerifyPeerIdentity(absl::string_view(pem.data(), pem.size()));
+    *sync_status = status.ok() ? grpc::Status::OK
+                               : grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                              std::string(status.message()));
+    return true;  // done synchronously
+  }
+  void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest*) override {}
+
+ private:
+  const std::shared_ptr<const net::ClientTlsContext> tls_;
+};
+
+}  // namespace
+
+std::shared_ptr<grpc::ChannelCredentials> HealthCredentials(
+    std::shared_ptr<const net::ClientTlsContext> tls) {
+  const net::ClientTlsOptions& o = tls->options();
+  if (!o.insecure_skip_verify && o.peer_cert_uri.empty()) {
+    // The common case: gRPC's stable SSL credentials verify the chain and
+    // the SSL target name (MakeHealthChannel).
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = tls->root_certs_pem();
+    options.pem_private_key = tls->private_key_pem();
+    options.pem_cert_chain = tls->cert_chain_pem();
+    return grpc::SslCredentials(options);
+  }
+  // insecureSkipVerify and peerCertURI need a verifier of our own, which
+  // only gRPC's (experimental) TlsCredentials take.
+  namespace exp = grpc::experimental;
+  std::vector<exp::IdentityKeyCertPair> identity;
+  if (!tls->cert_chain_pem().empty()) {
+    identity.push_back({tls->private_key_pem(), tls->cert_chain_pem()});
+  }
+  exp::TlsChannelCredentialsOptions options;
+  options.set_certificate_provider(
+      std::make_shared<exp::StaticDataCertificateProvider>(tls->root_certs_pem(), identity));
+  if (!tls->root_certs_pem().empty()) options.watch_root_certs();  // else the default roots
+  if (!identity.empty()) options.watch_identity_key_cert_pairs();
+  // The verifier is the name check (serverName or none: peerCertURI
+  // replaces the URL host), not the per-call :authority.
+  options.set_check_call_host(false);
+  if (o.insecure_skip_verify) {
+    options.set_verify_server_certs(false);
+    options.set_certificate_verifier(std::make_shared<exp::NoOpCertificateVerifier>());
+  } else {
+    options.set_certificate_verifier(
+        exp::ExternalCertificateVerifier::Create<PeerIdentityVerifier>(std::move(tls)));
+  }
+  return exp::TlsCredentials(options);
 }
 
 // One Check RPC; kept by its completion callback and, while in flight, by

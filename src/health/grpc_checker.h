@@ -20,10 +20,20 @@ namespace strait::health {
 // subchannel pool), `:authority` = target.authority, gRPC's minimum connect
 // timeout = the dial timeout, reconnect backoff from 100 ms up to the
 // unhealthy interval (at most 5 s) so a returning server is seen soon, no
-// retries. `credentials` is the TLS seam: insecure (h2c) today.
+// retries. `credentials`: insecure for h2c, HealthCredentials for https,
+// whose certificate must then carry target.tls_name (the SSL target name).
 std::shared_ptr<grpc::Channel> MakeHealthChannel(
     const ProbeTarget& target, const CheckSettings& settings,
     std::shared_ptr<grpc::ChannelCredentials> credentials);
+
+// The credentials of checks of an https:// server, from its transport's
+// `tls`: its roots (the default ones when it has none) and client
+// certificate. gRPC's SslCredentials verify the chain and the SSL target
+// name; with insecureSkipVerify (nothing verified) or peerCertURI (the chain,
+// the URI SAN, and serverName only if set, as for RPCs) gRPC's experimental
+// TlsCredentials with a verifier of ours.
+std::shared_ptr<grpc::ChannelCredentials> HealthCredentials(
+    std::shared_ptr<const net::ClientTlsContext> tls);
 
 // grpc.health.v1 checks of one server, entirely on gRPC's callback API and
 // grpc::Alarm: no thread of its own; every callback runs on a gRPC thread,

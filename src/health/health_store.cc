@@ -11,17 +11,21 @@
 #include "event/dispatcher.h"
 #include "health/grpc_checker.h"
 #include "health/http_checker.h"
+#include "net/address.h"
 
 namespace strait::health {
 
 std::string Target::Identity() const {
   return absl::StrCat("url=\"", absl::CEscape(url), "\" address=\"", absl::CEscape(address),
                       "\" authority=\"", absl::CEscape(authority),
-                      "\" check=", check.has_value() ? check->Key() : "none");
+                      "\" check=", check.has_value() ? check->Key() : "none",
+                      " tls=", tls != nullptr ? absl::CEscape(tls->identity()) : "none");
 }
 
 ProbeTarget ProbeTargetOf(const Target& target, const CheckSettings& settings) {
-  ProbeTarget probe{target.address, target.authority};
+  ProbeTarget probe;
+  probe.address = target.address;
+  probe.authority = target.authority;
   if (settings.port != 0) {
     // "host:port" or "[v6]:port": the port is after the last colon.
     size_t colon = probe.address.rfind(':');
@@ -29,6 +33,14 @@ ProbeTarget ProbeTargetOf(const Target& target, const CheckSettings& settings) {
   }
   if (!settings.hostname.empty()) probe.authority = settings.hostname;
   if (probe.authority.empty()) probe.authority = probe.address;
+  if (target.tls != nullptr) {
+    probe.tls = target.tls;
+    probe.tls_name = target.tls->options().server_name;
+    if (probe.tls_name.empty()) {
+      absl::StatusOr<net::ServerUrl> url = net::ParseServerUrl(target.url);
+      if (url.ok()) probe.tls_name = url->host_port.host;
+    }
+  }
   return probe;
 }
 
@@ -36,10 +48,12 @@ std::unique_ptr<Checker> MakeChecker(const ProbeTarget& target, const CheckSetti
                                      std::shared_ptr<ServerHealth> health) {
   switch (settings.mode) {
     case CheckMode::kGrpc:
-      // TLS seam: https servers will pass their transport's credentials here.
       return std::make_unique<GrpcChecker>(target, settings, std::move(health),
-                                           grpc::InsecureChannelCredentials());
+                                           target.tls != nullptr
+                                               ? HealthCredentials(target.tls)
+                                               : grpc::InsecureChannelCredentials());
     case CheckMode::kHttp:
+      // h2c only (ValidateConfig refuses http checks of https:// servers).
       return std::make_unique<HttpChecker>(target, settings, std::move(health));
   }
   return nullptr;

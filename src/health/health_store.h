@@ -23,8 +23,12 @@ struct Target {
   std::string authority;  // the server's :authority (CheckSettings::hostname overrides)
   // nullopt: no active check (passive ejection only); the server is up.
   std::optional<CheckSettings> check;
+  // An https:// server: its transport's TLS, which checks use too; null for
+  // h2c.
+  std::shared_ptr<const net::ClientTlsContext> tls;
 
-  // The identity a reload keeps: url, address, authority and check key.
+  // The identity a reload keeps: url, address, authority, check key and
+  // TLS identity (a rotated certificate gets a new checker).
   std::string Identity() const;
 };
 

@@ -55,13 +55,13 @@ absl::StatusOr<ServerUrl> ParseServerUrl(absl::string_view url) {
   size_t sep = url.find("://");
   if (sep == absl::string_view::npos) {
     return absl::InvalidArgumentError(
-        absl::StrCat("\"", url, "\" is not a URL like h2c://host:port"));
+        absl::StrCat("\"", url, "\" is not a URL like h2c://host:port or https://host:port"));
   }
   ServerUrl out;
   out.scheme = std::string(url.substr(0, sep));
-  if (out.scheme != "h2c") {
+  if (out.scheme != "h2c" && out.scheme != "https") {
     return absl::InvalidArgumentError(
-        absl::StrCat("scheme must be h2c, got \"", out.scheme, "\""));
+        absl::StrCat("scheme must be h2c or https, got \"", out.scheme, "\""));
   }
   absl::string_view rest = url.substr(sep + 3);
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);

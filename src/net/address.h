@@ -20,10 +20,13 @@ absl::StatusOr<HostPort> ParseHostPort(absl::string_view text);
 // Brackets around IPv6 literals: "[::1]:80".
 std::string FormatHostPort(const HostPort& host_port);
 
-// A server URL: "h2c://host:port" (HTTP/2 with prior knowledge over TCP).
+// A server URL: "h2c://host:port" (HTTP/2 with prior knowledge over TCP) or
+// "https://host:port" (HTTP/2 over TLS). The port is always written.
 struct ServerUrl {
-  std::string scheme;
+  std::string scheme;  // "h2c" or "https"
   HostPort host_port;
+
+  bool tls() const { return scheme == "https"; }
 };
 absl::StatusOr<ServerUrl> ParseServerUrl(absl::string_view url);
 

@@ -2,10 +2,13 @@
 #define STRAIT_UPSTREAM_BACKEND_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/time/time.h"
 #include "h2/settings.h"
+#include "net/address.h"
+#include "net/client_tls_context.h"
 #include "net/socket.h"
 
 namespace strait::upstream {
@@ -16,6 +19,11 @@ struct Backend {
   std::string authority;  // "127.0.0.1:50051": :authority when the host
                           // header is not passed through
   net::SocketAddress address;
+  // An https:// server: TLS with TransportSettings::tls. `host_port` is
+  // the URL's, whose host is the name verified unless serverName says
+  // otherwise (see ClientTlsContext::NewConnection).
+  bool tls = false;
+  net::HostPort host_port;
 };
 
 // How connections to backends are made (a compiled serversTransport).
@@ -35,6 +43,10 @@ struct TransportSettings {
   uint32_t max_conns_per_server = 16;
   uint32_t max_pending_requests = 1024;
   h2::Http2Limits http2;
+  // The TLS of https:// servers, built with the snapshot from the
+  // transport's TLS fields (its identity is part of `fingerprint`); null
+  // when the service has no https:// server. Shared by every worker.
+  std::shared_ptr<const net::ClientTlsContext> tls;
 
   // Identifies these settings by name and fingerprint: connections are
   // shared only between identical transports, so a changed transport gets

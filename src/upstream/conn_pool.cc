@@ -169,6 +169,12 @@ void ConnPool::OnPendingTimer() {
 }
 
 std::string PoolKey(const TransportSettings& transport, const Backend& backend) {
+  // A TLS connection is also bound to the name it verified: two https URLs
+  // of one address but different hosts never share one.
+  if (backend.tls) {
+    return absl::StrCat(transport.Key(), "|https://", backend.authority, "@",
+                        backend.address.ToString());
+  }
   return absl::StrCat(transport.Key(), "|", backend.address.ToString());
 }
 

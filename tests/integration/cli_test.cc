@@ -99,8 +99,13 @@ TEST(CliTest, CheckNamesFileFieldAndProblem) {
        {"services.api.loadBalancer.serversTransport: no serversTransports entry named \"nope\""}},
       {"scheme.yaml",
        "entryPoints: {web: {address: ':0'}}\n"
-       "services: {api: {loadBalancer: {servers: [{url: 'h2c://a:1'}, {url: 'https://b:2'}]}}}\n",
+       "services: {api: {loadBalancer: {servers: [{url: 'h2c://a:1'}, {url: 'http://b:2'}]}}}\n",
        {"services.api.loadBalancer.servers[1].url: scheme must be h2c"}},
+      {"tls-file.yaml",
+       "entryPoints: {web: {address: ':0'}}\n"
+       "services: {api: {loadBalancer: {serversTransport: t, servers: [{url: 'https://a:1'}]}}}\n"
+       "serversTransports: {t: {rootCAs: [/nonexistent/ca.pem]}}\n",
+       {"serversTransports.t.rootCAs[0]: \"/nonexistent/ca.pem\": open: No such file"}},
       {"port.yaml",
        "entryPoints: {web: {address: ':0'}}\n"
        "services: {api: {loadBalancer: {servers: [{url: 'h2c://backend'}]}}}\n",

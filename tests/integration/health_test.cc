@@ -20,7 +20,7 @@ using ::testing::HasSubstr;
 using test::v1::EchoRequest;
 using test::v1::EchoResponse;
 
-constexpr BackendOptions kWithHealth{.health = true};
+const BackendOptions kWithHealth{.health = true};
 
 // strait's view of a server has no event to wait on: poll it (bounded).
 bool Eventually(const std::function<bool()>& condition) {

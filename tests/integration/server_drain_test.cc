@@ -26,7 +26,7 @@ using test::v1::EchoRequest;
 using test::v1::EchoResponse;
 using ::testing::HasSubstr;
 
-constexpr BackendOptions kWithHealth{.health = true};
+const BackendOptions kWithHealth{.health = true};
 constexpr char kRouteHeader[] = "x-route";
 
 // strait's view of a server has no event to wait on: poll it (bounded).

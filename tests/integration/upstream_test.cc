@@ -189,6 +189,21 @@ TEST_F(UpstreamTest, DialTimeoutIsUnavailableNamingTheService) {
   EXPECT_THAT(s.error_message(), HasSubstr("no connection within 200ms"));
 }
 
+// Until the TLS transport is wired in (issue 18), an https:// server is
+// refused, never spoken to in cleartext.
+TEST_F(UpstreamTest, AnHttpsServerIsNeverSpokenToInCleartext) {
+  backends_.push_back(std::make_unique<TestBackend>("plain"));
+  config::v1::Config config = EchoConfig({});
+  config.mutable_services()->at("echo").mutable_load_balancer()->add_servers()->set_url(
+      "https://" + backends_[0]->address());
+  StartProxy(config, 1);
+  Connect();
+  grpc::Status s = Unary();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(s.error_message(), HasSubstr("TLS to https://" + backends_[0]->address()));
+  EXPECT_EQ(backends_[0]->calls(), 0);
+}
+
 TEST_F(UpstreamTest, IdleConnectionsAreClosed) {
   RawH2Server backend(RawH2Server::Behavior::kGrpcStatus, /*grpc_status=*/5);
   config::v1::Config config = EchoConfig({backend.address()});

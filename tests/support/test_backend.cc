@@ -27,6 +27,17 @@ TestBackend::TestBackend(std::string name, BackendOptions options)
 
 TestBackend::~TestBackend() { Kill(); }
 
+std::shared_ptr<grpc::ServerCredentials> TestBackend::Credentials() const {
+  if (options_.tls_cert_pem.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl(
+      options_.tls_client_ca_pem.empty()
+          ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+          : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = options_.tls_client_ca_pem;
+  ssl.pem_key_cert_pairs.push_back({options_.tls_key_pem, options_.tls_cert_pem});
+  return grpc::SslServerCredentials(ssl);
+}
+
 void TestBackend::Start(int port) {
   absl::Time give_up = absl::Now() + kRebindPatience;
   for (;;) {
@@ -34,8 +45,7 @@ void TestBackend::Start(int port) {
     if (options_.health) grpc::EnableDefaultHealthCheckService(true);
     grpc::ServerBuilder builder;
     int bound = 0;
-    builder.AddListeningPort("127.0.0.1:" + std::to_string(port),
-                             grpc::InsecureServerCredentials(), &bound);
+    builder.AddListeningPort("127.0.0.1:" + std::to_string(port), Credentials(), &bound);
     builder.RegisterService(service_.get());
     // gRPC sets SO_REUSEPORT by default: a port-0 bind elsewhere on this
     // machine (another test's strait, say) could then share this port.

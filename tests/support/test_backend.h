@@ -25,6 +25,12 @@ struct BackendOptions {
   bool health = false;
   // Every Unary call takes at least this long.
   int unary_delay_ms = 0;
+  // Set: TLS (grpc::SslServerCredentials) with this certificate chain and
+  // key, both PEM, instead of h2c.
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
+  // With TLS: clients must present a certificate signed by this CA (PEM).
+  std::string tls_client_ca_pem;
 };
 
 // A real gRPC C++ server with the echo service on 127.0.0.1, in this
@@ -85,6 +91,8 @@ class TestBackend {
 
  private:
   void Start(int port);
+  // h2c, or TLS per options_.
+  std::shared_ptr<grpc::ServerCredentials> Credentials() const;
 
   const std::string name_;
   const BackendOptions options_;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "config/loader.h"
+#include "tests/unit/net/test_certs.h"
 
 namespace strait::config {
 namespace {
@@ -62,7 +63,7 @@ TEST(ValidateTest, EachProblemNamesItsField) {
       {"entryPoints: {web: {address: ':0'}}\nservices: {s: {loadBalancer: {}}}",
        "services.s.loadBalancer.servers: at least one server is needed"},
       {"entryPoints: {web: {address: ':0'}}\n"
-       "services: {s: {loadBalancer: {servers: [{url: 'h2c://a:1'}, {url: 'https://b:2'}]}}}",
+       "services: {s: {loadBalancer: {servers: [{url: 'h2c://a:1'}, {url: 'http://b:2'}]}}}",
        "services.s.loadBalancer.servers[1].url: scheme must be h2c"},
       {"entryPoints: {web: {address: ':0'}}\n"
        "services: {s: {loadBalancer: {serversTransport: t, servers: [{url: 'h2c://a:1'}]}}}",
@@ -133,6 +134,72 @@ TEST(ValidateTest, EachProblemNamesItsField) {
       continue;
     }
     EXPECT_THAT(s.message(), HasSubstr(c.want)) << c.yaml;
+  }
+}
+
+// serversTransports' TLS fields (issue 18), with real files.
+TEST(ValidateTest, TlsFieldsNameTheirFieldAndFile) {
+  strait::testing::TestCerts certs;
+  const strait::testing::TestCert& ca = certs.MakeCa("ca");
+  const strait::testing::TestCert& client =
+      certs.MakeLeaf("client", ca, {.common_name = "c", .sans = {}, .client = true});
+  auto with_transport = [](const std::string& transport) {
+    return "entryPoints: {web: {address: ':0'}}\n"
+           "services: {s: {loadBalancer: {serversTransport: t, "
+           "servers: [{url: 'https://a:1'}]}}}\n"
+           "serversTransports: {t: " +
+           transport + "}\n";
+  };
+  struct Case {
+    std::string yaml;
+    std::string want;  // "": valid
+  } cases[] = {
+      // https:// with the default transport: the system's roots.
+      {"entryPoints: {web: {address: ':0'}}\n"
+       "services: {s: {loadBalancer: {servers: [{url: 'https://a:1'}, {url: 'h2c://b:1'}]}}}",
+       ""},
+      {with_transport("{rootCAs: ['" + ca.cert_file + "'], serverName: api.internal, "
+                      "peerCertURI: 'spiffe://example.org/api', certificates: [{certFile: '" +
+                      client.cert_file + "', keyFile: '" + client.key_file + "'}]}"),
+       ""},
+      {with_transport("{rootCAs: ['" + ca.cert_file + "', /nonexistent/ca.pem]}"),
+       "serversTransports.t.rootCAs[1]: \"/nonexistent/ca.pem\": open: No such file or "
+       "directory"},
+      {with_transport("{rootCAs: ['" + ca.key_file + "']}"),
+       "serversTransports.t.rootCAs[0]: \"" + ca.key_file + "\": no PEM certificate"},
+      {with_transport("{rootCAs: ['']}"), "serversTransports.t.rootCAs[0]: a path is required"},
+      {with_transport("{certificates: [{certFile: '" + client.cert_file + "', keyFile: '" +
+                      ca.key_file + "'}]}"),
+       "serversTransports.t.certificates[0].keyFile: \"" + ca.key_file +
+           "\": the key does not match the certificate of certFile"},
+      {with_transport("{certificates: [{certFile: '" + client.cert_file +
+                      "', keyFile: /nonexistent/key.pem}]}"),
+       "serversTransports.t.certificates[0].keyFile: \"/nonexistent/key.pem\": open: No such"},
+      {with_transport("{certificates: [{keyFile: '" + client.key_file + "'}]}"),
+       "serversTransports.t.certificates[0].certFile: a path is required"},
+      {with_transport("{certificates: [{certFile: a, keyFile: b}, {certFile: c, keyFile: d}]}"),
+       "serversTransports.t.certificates: at most one client certificate, got 2"},
+      {with_transport("{insecureSkipVerify: true, peerCertURI: 'spiffe://example.org/api'}"),
+       "serversTransports.t.peerCertURI: cannot be combined with insecureSkipVerify"},
+      {with_transport("{insecureSkipVerify: true}"), ""},
+      {with_transport("{peerCertURI: example.org}"),
+       "serversTransports.t.peerCertURI: \"example.org\" is not a URI"},
+      {with_transport("{serverName: 'api.internal:443'}"),
+       "serversTransports.t.serverName: \"api.internal:443\" is not a host name"},
+      {with_transport("{serverName: '::1'}"), ""},
+      {"entryPoints: {web: {address: ':0'}}\n"
+       "services: {s: {loadBalancer: {servers: [{url: 'https://a:1'}], "
+       "healthCheck: {mode: http, path: /h}}}}",
+       "services.s.loadBalancer.healthCheck.mode: \"http\" checks do not support https:// "
+       "servers yet"},
+  };
+  for (const Case& c : cases) {
+    absl::Status s = ValidateConfig(Parse(c.yaml));
+    if (c.want.empty()) {
+      EXPECT_TRUE(s.ok()) << c.yaml << "\n" << s;
+      continue;
+    }
+    EXPECT_THAT(std::string(s.message()), HasSubstr(c.want)) << c.yaml;
   }
 }
 

@@ -38,7 +38,15 @@ TEST(AddressTest, ServerUrls) {
   EXPECT_EQ(url->scheme, "h2c");
   EXPECT_EQ(url->host_port.host, "backend.local");
   EXPECT_EQ(url->host_port.port, 50051);
+  EXPECT_FALSE(url->tls());
   EXPECT_TRUE(ParseServerUrl("h2c://[::1]:1/").ok());
+  auto https = ParseServerUrl("https://10.0.0.7:443");
+  ASSERT_TRUE(https.ok()) << https.status();
+  EXPECT_TRUE(https->tls());
+  EXPECT_EQ(https->host_port.host, "10.0.0.7");
+  EXPECT_THAT(ParseServerUrl("https://a").status().message(), HasSubstr("missing port"));
+  EXPECT_THAT(ParseServerUrl("HTTPS://a:1").status().message(),
+              HasSubstr("scheme must be h2c or https"));
   EXPECT_THAT(ParseServerUrl("http://a:1").status().message(), HasSubstr("scheme must be h2c"));
   EXPECT_THAT(ParseServerUrl("a:1").status().message(), HasSubstr("h2c://host:port"));
   EXPECT_THAT(ParseServerUrl("h2c://a").status().message(), HasSubstr("missing port"));
