@@ -10,9 +10,8 @@
 
 namespace strait::h2 {
 
-SocketSession::SocketSession(event::Dispatcher& dispatcher, int fd,
-                             bool connecting, std::function<void()> on_connected,
-                             CloseCallback on_close)
+SocketSession::SocketSession(event::Dispatcher& dispatcher, int fd, bool connecting,
+                             std::function<void()> on_connected, CloseCallback on_close)
     : SocketSession(dispatcher, std::make_unique<net::PlainTransport>(fd), connecting,
                     std::move(on_connected), std::move(on_close)) {}
 
@@ -20,19 +19,22 @@ SocketSession::SocketSession(event::Dispatcher& dispatcher,
                              std::unique_ptr<net::Transport> transport, bool connecting,
                              std::function<void()> on_connected, CloseCallback on_close)
     : transport_(std::move(transport)),
+      plain_(dynamic_cast<net::PlainTransport*>(transport_.get())),
       connecting_(connecting),
       on_connected_(std::move(on_connected)),
       on_close_(std::move(on_close)),
       io_(dispatcher, transport_->fd(), [this](uint32_t ready) { OnReady(ready); }),
       flush_(dispatcher, [this] { Flush(); }),
-      write_stall_timer_(dispatcher, [this] {
-        Close(absl::StrCat("peer took no bytes for ",
-                           absl::FormatDuration(write_stall_timeout_)));
-      }),
-      handshake_timer_(dispatcher, [this] {
-        Close(absl::StrCat("TLS handshake not done within ",
-                           absl::FormatDuration(handshake_timeout_)));
-      }),
+      write_stall_timer_(dispatcher,
+                         [this] {
+                           Close(absl::StrCat("peer took no bytes for ",
+                                              absl::FormatDuration(write_stall_timeout_)));
+                         }),
+      handshake_timer_(dispatcher,
+                       [this] {
+                         Close(absl::StrCat("TLS handshake not done within ",
+                                            absl::FormatDuration(handshake_timeout_)));
+                       }),
       keepalive_timer_(dispatcher, [this] { OnKeepaliveTimer(); }),
       ping_ack_timer_(dispatcher, [this] {
         Close(absl::StrCat("no PING answer within ", absl::FormatDuration(keepalive_timeout_)));
@@ -121,7 +123,8 @@ bool SocketSession::ReadSome() {
   // Bounded: level-triggered events bring us back for the rest, and other
   // connections get their turn meanwhile.
   for (int i = 0; i < 8; ++i) {
-    net::Transport::Result r = transport_->Read(buf, sizeof buf);
+    net::Transport::Result r = plain_ != nullptr ? plain_->PlainTransport::Read(buf, sizeof buf)
+                                                 : transport_->Read(buf, sizeof buf);
     if (r.status == net::Transport::Status::kOk) {
       size_t n = r.bytes;
       ssize_t rv = nghttp2_session_mem_recv(session_, buf, n);
@@ -139,7 +142,9 @@ bool SocketSession::ReadSome() {
       heard_ = true;
       ping_ack_timer_.Disarm();  // any frame shows the peer is alive
       if (closed_) return false;
-      if (n < sizeof buf && transport_->short_read_drains()) return true;
+      // A short plain read drained the socket; TLS returns one record per
+      // read, so only kAgain says it is drained.
+      if (n < sizeof buf && plain_ != nullptr) return true;
       // More to read: first move what nghttp2 queued meanwhile (ACKs, say)
       // out, so that a peer which reads what it is sent never piles up
       // control frames inside nghttp2 (max_outbound_ack).
@@ -175,9 +180,11 @@ void SocketSession::Flush() {
       out_.append(reinterpret_cast<const char*>(data), n);
     }
     if (out_offset_ == out_.size()) break;
-    net::Transport::Result r =
-        transport_->Write(reinterpret_cast<const uint8_t*>(out_.data()) + out_offset_,
-                          out_.size() - out_offset_);
+    const uint8_t* pending = reinterpret_cast<const uint8_t*>(out_.data()) + out_offset_;
+    size_t pending_length = out_.size() - out_offset_;
+    net::Transport::Result r = plain_ != nullptr
+                                   ? plain_->PlainTransport::Write(pending, pending_length)
+                                   : transport_->Write(pending, pending_length);
     if (r.status == net::Transport::Status::kAgain) break;
     if (r.status != net::Transport::Status::kOk) {
       Close(transport_->error());
@@ -186,7 +193,7 @@ void SocketSession::Flush() {
     size_t w = r.bytes;
     out_offset_ += w;
     if (w > 0) write_stall_timer_.Disarm();  // progress
-    if (out_offset_ < out_.size()) break;  // the kernel's buffer is full
+    if (out_offset_ < out_.size()) break;    // the kernel's buffer is full
     out_.clear();
     out_offset_ = 0;
   }
@@ -209,7 +216,7 @@ void SocketSession::UpdateInterest() {
   bool want_write = pending_output;
   // TLS may need the other direction to finish a write: a write waiting
   // for the peer's bytes, a read waiting to send (never for plain TCP).
-  if (pending_output && !transport_->wants_write()) want_read = true;
+  if (pending_output && plain_ == nullptr && !transport_->wants_write()) want_read = true;
   io_.SetInterest(want_read, want_write);
 }
 

@@ -6,8 +6,8 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "event/dispatcher.h"
 #include "net/transport.h"
@@ -107,6 +107,8 @@ class SocketSession {
   static constexpr size_t kOutHighWater = 64 * 1024;
 
   std::unique_ptr<net::Transport> transport_;
+  // transport_ when it is plain TCP, called without a virtual call; else null.
+  net::PlainTransport* plain_;
   bool connecting_;
   bool handshaking_ = true;  // until the transport's Handshake() said kOk
   bool closed_ = false;
@@ -124,7 +126,7 @@ class SocketSession {
   event::Timer handshake_timer_;
   absl::Duration keepalive_time_ = absl::ZeroDuration();
   absl::Duration keepalive_timeout_ = absl::ZeroDuration();
-  bool heard_ = false;           // a read since the keepalive timer was armed
+  bool heard_ = false;            // a read since the keepalive timer was armed
   event::Timer keepalive_timer_;  // every keepalive_time_: was the peer silent?
   event::Timer ping_ack_timer_;   // a keepalive PING is out: any frame will do
 };

@@ -73,7 +73,6 @@ std::string TlsErrorString(const char* fallback) {
 TlsTransport::TlsTransport(int fd, SSL_CTX* ctx, Role role, const std::string& server_name)
     : Transport(fd), ssl_(SSL_new(ctx)), role_(role) {
   if (ssl_ == nullptr) abort();  // SSL_new fails only out of memory
-  short_read_drains_ = false;
   BIO* bio = BIO_new(FdBioMethod());
   BIO_set_data(bio, reinterpret_cast<void*>(static_cast<intptr_t>(fd)));
   BIO_set_init(bio, 1);

@@ -15,28 +15,9 @@ Transport::~Transport() {
 
 void Transport::ShutdownWrite() { shutdown(fd_, SHUT_WR); }
 
-Transport::Result PlainTransport::Read(uint8_t* buf, size_t length) {
-  for (;;) {
-    ssize_t n = recv(fd_, buf, length, 0);
-    if (n > 0) return {Status::kOk, static_cast<size_t>(n)};
-    if (n == 0) return {Status::kClosed};
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return {Status::kAgain};
-    error_ = absl::StrCat("read: ", strerror(errno));
-    return {Status::kError};
-  }
-}
-
-Transport::Result PlainTransport::Write(const uint8_t* buf, size_t length) {
-  for (;;) {
-    // MSG_NOSIGNAL: a peer that went away is an error, never SIGPIPE.
-    ssize_t n = send(fd_, buf, length, MSG_NOSIGNAL);
-    if (n >= 0) return {Status::kOk, static_cast<size_t>(n)};
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return {Status::kAgain};
-    error_ = absl::StrCat("write: ", strerror(errno));
-    return {Status::kError};
-  }
+Transport::Status PlainTransport::Fail(const char* what) {
+  error_ = absl::StrCat(what, ": ", strerror(errno));
+  return Status::kError;
 }
 
 }  // namespace strait::net

@@ -1,8 +1,10 @@
 #ifndef STRAIT_NET_TRANSPORT_H_
 #define STRAIT_NET_TRANSPORT_H_
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <string>
 
@@ -52,9 +54,6 @@ class Transport {
   // for readability, a Write for writability, never the other way round.
   virtual bool wants_read() const { return true; }
   virtual bool wants_write() const { return true; }
-  // A Read that returned fewer bytes than asked for drained the socket
-  // (plain TCP); TLS returns one record at a time, so it does not.
-  bool short_read_drains() const { return short_read_drains_; }
   // Why the last call returned kError.
   const std::string& error() const { return error_; }
   // The application protocol the handshake agreed ("h2"), empty if none.
@@ -63,18 +62,42 @@ class Transport {
 
  protected:
   int fd_;
-  bool short_read_drains_ = true;
   std::string error_;
 };
 
 // Bytes straight to and from the socket: send(MSG_NOSIGNAL) and recv().
+// Defined here so that SocketSession, which knows when its transport is
+// plain, calls them without a virtual call: the h2c path costs what it did
+// before transports existed.
 class PlainTransport final : public Transport {
  public:
   explicit PlainTransport(int fd) : Transport(fd) {}
 
   // Transport
-  Result Read(uint8_t* buf, size_t length) override;
-  Result Write(const uint8_t* buf, size_t length) override;
+  Result Read(uint8_t* buf, size_t length) override {
+    for (;;) {
+      ssize_t n = recv(fd_, buf, length, 0);
+      if (n > 0) return {Status::kOk, static_cast<size_t>(n)};
+      if (n == 0) return {Status::kClosed};
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return {Status::kAgain};
+      return {Fail("read")};
+    }
+  }
+  Result Write(const uint8_t* buf, size_t length) override {
+    for (;;) {
+      // MSG_NOSIGNAL: a peer that went away is an error, never SIGPIPE.
+      ssize_t n = send(fd_, buf, length, MSG_NOSIGNAL);
+      if (n >= 0) return {Status::kOk, static_cast<size_t>(n)};
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return {Status::kAgain};
+      return {Fail("write")};
+    }
+  }
+
+ private:
+  // Sets error_ from errno; kError.
+  Status Fail(const char* what);
 };
 
 }  // namespace strait::net

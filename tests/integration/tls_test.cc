@@ -53,6 +53,8 @@ struct Handshake {
   std::string common_name;  // of the certificate strait served
   std::vector<std::string> dns_names;
   std::string alpn;
+  bool reused = false;             // the session was resumed
+  SSL_SESSION* session = nullptr;  // to resume with (owned by the caller)
 };
 
 struct HandshakeOptions {
@@ -60,6 +62,7 @@ struct HandshakeOptions {
   std::vector<std::string> alpn = {"h2"};  // empty: no ALPN extension
   const Cert* client_cert = nullptr;
   int max_version = 0;  // 0: any
+  SSL_SESSION* resume = nullptr;
 };
 
 Handshake Connect(int port, const HandshakeOptions& options) {
@@ -80,6 +83,7 @@ Handshake Connect(int port, const HandshakeOptions& options) {
     SSL_set_alpn_protos(ssl, reinterpret_cast<const unsigned char*>(wire.data()), wire.size());
   }
   if (!options.sni.empty()) SSL_set_tlsext_host_name(ssl, options.sni.c_str());
+  if (options.resume != nullptr) SSL_set_session(ssl, options.resume);
   int fd = ConnectTcp(port);
   SSL_set_fd(ssl, fd);
   if (SSL_connect(ssl) == 1) {
@@ -95,6 +99,15 @@ Handshake Connect(int port, const HandshakeOptions& options) {
     unsigned int n = 0;
     SSL_get0_alpn_selected(ssl, &a, &n);
     out.alpn.assign(reinterpret_cast<const char*>(a), n);
+    out.reused = SSL_session_reused(ssl);
+    // strait's SETTINGS follow the handshake; reading them brings in the
+    // TLS 1.3 session tickets sent before.
+    char buf[64];
+    SSL_read(ssl, buf, sizeof buf);
+    out.session = SSL_get1_session(ssl);
+    // A clean close: OpenSSL will not resume a session whose connection
+    // ended without close_notify.
+    SSL_shutdown(ssl);
   } else {
     unsigned long e = ERR_peek_last_error();
     const char* reason = e != 0 ? ERR_reason_error_string(e) : nullptr;
@@ -211,6 +224,25 @@ TEST_F(TlsTest, AlpnWithoutH2GetsAnAlertNotAHang) {
   EXPECT_EQ(both.alpn, "h2");
   Handshake none = Connect(proxy_port(), {.alpn = {}});
   EXPECT_TRUE(none.ok) << none.error;
+}
+
+TEST_F(TlsTest, SessionsResumeWithTicketsOnTls12And13) {
+  Cert server = ca_.Issue({.common_name = "server", .ips = {"127.0.0.1"}});
+  server.WriteTo(dir_.path(), "server");
+  config::v1::EntryPointTls tls;
+  AddCert(tls, server);
+  Start(tls);
+  for (int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    Handshake first = Connect(proxy_port(), {.max_version = version});
+    ASSERT_TRUE(first.ok) << first.error;
+    EXPECT_FALSE(first.reused);
+    ASSERT_NE(first.session, nullptr);
+    Handshake second = Connect(proxy_port(), {.max_version = version, .resume = first.session});
+    EXPECT_TRUE(second.ok) << second.error;
+    EXPECT_TRUE(second.reused) << version;
+    SSL_SESSION_free(first.session);
+    SSL_SESSION_free(second.session);
+  }
 }
 
 TEST_F(TlsTest, StalledHandshakesAreDroppedAfterTheTimeoutWhileOthersProceed) {
