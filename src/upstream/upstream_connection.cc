@@ -1,5 +1,7 @@
 #include "upstream/upstream_connection.h"
 
+#include "net/tls_transport.h"
+
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -23,28 +25,42 @@ std::string TransportSettings::Key() const {
 absl::StatusOr<std::unique_ptr<UpstreamConnection>> UpstreamConnection::Connect(
     event::Dispatcher& dispatcher, const Backend& backend,
     const TransportSettings& transport, Owner& owner) {
-  // The TLS transport under the session comes next (issue 18); until then
-  // an https:// server is never spoken to in cleartext.
-  if (backend.tls) {
+  // An https:// server is never spoken to in cleartext.
+  if (backend.tls && transport.tls == nullptr) {
     return absl::UnavailableError(
-        absl::StrCat("TLS to ", backend.url, ": not supported by this build yet"));
+        absl::StrCat("TLS to ", backend.url, ": the servers transport has no TLS context"));
   }
   absl::StatusOr<int> fd = net::ConnectNonBlocking(backend.address);
   if (!fd.ok()) return fd.status();
+  std::unique_ptr<net::Transport> io;
+  if (backend.tls) {
+    auto tls = std::make_unique<net::TlsTransport>(*fd, transport.tls->ssl_ctx(),
+                                                   net::TlsTransport::Role::kClient);
+    // SNI, the name or IP verified, ALPN h2 and a cached session.
+    if (absl::Status prepared = transport.tls->PrepareConnection(tls->ssl(), backend.host_port);
+        !prepared.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("TLS to ", backend.url, ": ", prepared.message()));
+    }
+    io = std::move(tls);
+  } else {
+    io = std::make_unique<net::PlainTransport>(*fd);
+  }
   std::unique_ptr<UpstreamConnection> conn(
-      new UpstreamConnection(dispatcher, *fd, backend, transport, owner));
+      new UpstreamConnection(dispatcher, std::move(io), backend, transport, owner));
   conn->Init();
   return conn;
 }
 
-UpstreamConnection::UpstreamConnection(event::Dispatcher& dispatcher, int fd,
+UpstreamConnection::UpstreamConnection(event::Dispatcher& dispatcher,
+                                       std::unique_ptr<net::Transport> io,
                                        const Backend& backend,
                                        const TransportSettings& transport, Owner& owner)
     : backend_(backend),
       transport_(transport),
       owner_(owner),
       io_(std::make_unique<h2::SocketSession>(
-          dispatcher, fd, /*connecting=*/true, [this] { OnConnected(); },
+          dispatcher, std::move(io), /*connecting=*/true, [this] { OnConnected(); },
           [this](absl::string_view reason) { OnClosed(reason); })),
       dial_timer_(dispatcher,
                   [this] {
@@ -80,6 +96,16 @@ void UpstreamConnection::Init() {
 }
 
 void UpstreamConnection::OnConnected() {
+  if (backend_.tls) {
+    // The handshake is done: the chain and name were verified by OpenSSL;
+    // ALPN h2 and peerCertURI are checked here.
+    const auto& tls = static_cast<const net::TlsTransport&>(io_->transport());
+    if (absl::Status verified = transport_.tls->VerifyPeer(tls.ssl()); !verified.ok()) {
+      STRAIT_LOG(kWarn, "TLS to ", backend_.url, ": ", verified.message());
+      io_->Close(absl::StrCat("TLS: ", verified.message()));
+      return;
+    }
+  }
   connected_ = true;
   dial_timer_.Disarm();
   STRAIT_LOG(kDebug, "connected to ", backend_.url);

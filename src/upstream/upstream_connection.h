@@ -12,6 +12,7 @@
 #include "common/header.h"
 #include "event/dispatcher.h"
 #include "h2/socket_session.h"
+#include "net/transport.h"
 #include "upstream/backend.h"
 #include "upstream/stream_handler.h"
 
@@ -72,7 +73,8 @@ class UpstreamConnection : public event::Deletable {
   const Backend& backend() const { return backend_; }
 
  private:
-  UpstreamConnection(event::Dispatcher& dispatcher, int fd, const Backend& backend,
+  UpstreamConnection(event::Dispatcher& dispatcher, std::unique_ptr<net::Transport> io,
+                     const Backend& backend,
                      const TransportSettings& transport, Owner& owner);
   void Init();
   void OnConnected();

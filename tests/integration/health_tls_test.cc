@@ -182,5 +182,66 @@ TEST_F(HealthTlsTest, InsecureSkipVerifyAcceptsAnUnknownCa) {
   EXPECT_TRUE(Eventually([&] { return Up(Url(backend)); })) << Reason(Url(backend));
 }
 
+// RPCs to https:// servers (not only health checks): the servers transport's
+// roots, client certificate and peerCertURI on strait's own TLS client.
+TEST_F(HealthTlsTest, RpcsReachAnMtlsBackendCheckedByPeerCertUri) {
+  TestBackend& backend = TlsBackend(spiffe_cert_, &client_ca_);
+  config::v1::Config config = EchoConfig({});
+  config.mutable_services()->at("echo").mutable_load_balancer()->add_servers()->set_url(
+      Url(backend));
+  config::v1::ServersTransport& t = config.mutable_servers_transports()->at("fast");
+  t.add_root_cas(ca_.cert_file);
+  t.set_peer_cert_uri("spiffe://example.org/api");
+  config::v1::Certificate* client = t.add_certificates();
+  client->set_cert_file(client_cert_.cert_file);
+  client->set_key_file(client_cert_.key_file);
+  StartProxy(config, 1);
+  auto stub = MakeStub(proxy_port());
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext context;
+    test::v1::EchoRequest request;
+    request.set_payload("over tls " + std::to_string(i));
+    test::v1::EchoResponse response;
+    grpc::Status status = stub->Unary(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.payload(), request.payload());
+  }
+  EXPECT_EQ(backend.calls(), 3);
+}
+
+TEST_F(HealthTlsTest, AWrongCaOrPeerCertUriFailsRpcsSayingWhy) {
+  TestBackend& backend = TlsBackend(spiffe_cert_);
+  auto rpc = [&](const std::function<void(config::v1::ServersTransport&)>& tls) {
+    config::v1::Config config = EchoConfig({});
+    config.mutable_services()->at("echo").mutable_load_balancer()->add_servers()->set_url(
+        Url(backend));
+    tls(config.mutable_servers_transports()->at("fast"));
+    StartProxy(config, 1);
+    auto stub = MakeStub(proxy_port());
+    grpc::ClientContext context;
+    test::v1::EchoResponse response;
+    grpc::Status status = stub->Unary(&context, test::v1::EchoRequest(), &response);
+    server_->Shutdown();  // the next case starts its own strait
+    server_.reset();
+    return status;
+  };
+  grpc::Status wrong_ca = rpc([&](config::v1::ServersTransport& t) {
+    t.add_root_cas(other_ca_.cert_file);
+    t.set_peer_cert_uri("spiffe://example.org/api");
+  });
+  EXPECT_EQ(wrong_ca.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(wrong_ca.error_message(), HasSubstr(Url(backend)));
+  EXPECT_THAT(wrong_ca.error_message(), HasSubstr("certificate verify failed"));
+
+  grpc::Status wrong_uri = rpc([&](config::v1::ServersTransport& t) {
+    t.add_root_cas(ca_.cert_file);
+    t.set_peer_cert_uri("spiffe://example.org/billing");
+  });
+  EXPECT_EQ(wrong_uri.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(wrong_uri.error_message(),
+              HasSubstr("peer certificate has no URI SAN spiffe://example.org/billing"));
+  EXPECT_EQ(backend.calls(), 0);
+}
+
 }  // namespace
 }  // namespace strait::testing
