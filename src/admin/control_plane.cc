@@ -27,17 +27,6 @@ v1::Origin MakeOrigin(v1::Origin::Kind kind, const std::string& detail) {
   return origin;
 }
 
-// A file's text parsed and validated, errors naming the file.
-absl::StatusOr<config::v1::Config> ParseAndValidate(const std::string& content,
-                                                    const std::string& path) {
-  absl::StatusOr<config::v1::Config> config = config::ParseConfig(content, path);
-  if (!config.ok()) return config.status();
-  if (absl::Status valid = config::ValidateConfig(*config); !valid.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", valid.message()));
-  }
-  return config;
-}
-
 }  // namespace
 
 // WatchQueue
@@ -111,7 +100,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Create(ControlPlaneO
 
   absl::StatusOr<std::string> content = config::ReadFileBytes(path);
   if (!content.ok()) return content.status();
-  absl::StatusOr<config::v1::Config> file_config = ParseAndValidate(*content, path);
+  absl::StatusOr<config::v1::Config> file_config = config::ParseAndValidate(*content, path);
   if (!file_config.ok()) return file_config.status();
   const std::string file_sha = config::Sha256Hex(*content);
 
@@ -129,10 +118,12 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Create(ControlPlaneO
         STRAIT_LOG(kWarn, path, " changed since ", state_path,
                    " was written: the file wins, admin changes made before are dropped");
         start.version = saved.version() + 1;
+        plane->rewrite_state_ = true;
       } else if (absl::Status valid = config::ValidateConfig(saved.config()); !valid.ok()) {
         STRAIT_LOG(kError, state_path, " does not validate, starting from ", path, ": ",
                    valid.message());
         start.version = saved.version() + 1;
+        plane->rewrite_state_ = true;
       } else {
         start.config = saved.config();
         start.version = saved.version();
@@ -169,16 +160,11 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Create(ControlPlaneO
 absl::Status ControlPlane::Start() {
   if (absl::Status started = server_->Start(); !started.ok()) return started;
   started_ = true;
-  {
-    // A state file whose base the file replaced is rewritten now, so the
-    // version on disk follows the running one.
+  if (rewrite_state_) {
+    // The file won over the state file: rewritten now, so the version on
+    // disk follows the running one.
     absl::MutexLock change(&change_mu_);
-    if (!state_path_.empty()) {
-      absl::StatusOr<std::optional<config::v1::State>> state = config::LoadState(state_path_);
-      if (state.ok() && state->has_value() && (*state)->version() != Current().version) {
-        Persist();
-      }
-    }
+    Persist();
   }
   if (options_.watch) {
     config::FileWatcherOptions watch;
@@ -269,7 +255,7 @@ absl::StatusOr<v1::ChangeResponse> ControlPlane::ApplyFileContent(const std::str
                                                                   const std::string& why) {
   const std::string& path = options_.config_path;
   absl::MutexLock change(&change_mu_);
-  absl::StatusOr<config::v1::Config> next = ParseAndValidate(content, path);
+  absl::StatusOr<config::v1::Config> next = config::ParseAndValidate(content, path);
   absl::StatusOr<v1::ChangeResponse> applied =
       next.ok() ? ApplyLocked(*next, v1::Origin::FILE, path, config::Sha256Hex(content))
                 : absl::StatusOr<v1::ChangeResponse>(next.status());

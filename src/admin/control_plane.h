@@ -159,6 +159,8 @@ class ControlPlane {
   mutable absl::Mutex watch_mu_ ABSL_ACQUIRED_AFTER(state_mu_);
   std::vector<std::shared_ptr<WatchQueue>> watchers_ ABSL_GUARDED_BY(watch_mu_);
   bool started_ = false;
+  // Create found a state file the config file won over: Start rewrites it.
+  bool rewrite_state_ = false;
 };
 
 }  // namespace strait::admin

@@ -306,8 +306,8 @@ absl::StatusOr<v1::Config> LoadConfigFile(const std::string& path) {
   return ParseConfig(*text, path);
 }
 
-absl::StatusOr<v1::Config> LoadAndValidate(const std::string& path) {
-  absl::StatusOr<v1::Config> config = LoadConfigFile(path);
+absl::StatusOr<v1::Config> ParseAndValidate(absl::string_view text, const std::string& path) {
+  absl::StatusOr<v1::Config> config = ParseConfig(text, path);
   if (!config.ok()) return config.status();
   if (absl::Status s = ValidateConfig(*config); !s.ok()) {
     // One problem per line, each naming the file.
@@ -316,6 +316,12 @@ absl::StatusOr<v1::Config> LoadAndValidate(const std::string& path) {
     return absl::InvalidArgumentError(absl::StrJoin(lines, "\n"));
   }
   return config;
+}
+
+absl::StatusOr<v1::Config> LoadAndValidate(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFileBytes(path);
+  if (!text.ok()) return text.status();
+  return ParseAndValidate(*text, path);
 }
 
 }  // namespace strait::config

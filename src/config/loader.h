@@ -28,6 +28,11 @@ absl::StatusOr<v1::Config> LoadConfigFile(const std::string& path);
 
 // LoadConfigFile then ValidateConfig; validation errors are prefixed with
 // "PATH: ".
+// ParseConfig then ValidateConfig on text read from `path` (the control
+// plane hashes the very bytes it parses); validation errors are prefixed
+// with "PATH: ", one problem per line.
+absl::StatusOr<v1::Config> ParseAndValidate(absl::string_view text, const std::string& path);
+
 absl::StatusOr<v1::Config> LoadAndValidate(const std::string& path);
 
 }  // namespace strait::config
