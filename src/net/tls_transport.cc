@@ -134,13 +134,13 @@ Transport::Status TlsTransport::Handshake() {
     Status s = Fail(rv, "TLS handshake");
     // A peer that closes mid-handshake has failed it.
     if (s == Status::kClosed) {
-      error_ = "TLS handshake: peer closed the connection";
+      error_ = absl::StrCat(kTlsHandshakeError, "peer closed the connection");
       return Status::kError;
     }
     return s;
   }
   if (role_ == Role::kClient && alpn() != "h2") {
-    error_ = "TLS handshake: the server did not negotiate ALPN h2";
+    error_ = absl::StrCat(kTlsHandshakeError, "the server did not negotiate ALPN h2");
     return Status::kError;
   }
   handshake_done_ = true;

@@ -5,9 +5,16 @@
 
 #include <string>
 
+#include "absl/strings/string_view.h"
+
 #include "net/transport.h"
 
 namespace strait::net {
+
+// How every handshake failure's error() begins (then the cause, e.g.
+// "certificate verify failed: unable to get local issuer certificate"), so
+// that a connection's owner can tell a TLS failure from a TCP one.
+inline constexpr absl::string_view kTlsHandshakeError = "TLS handshake: ";
 
 // TLS over a connection's non-blocking socket, for either side: a server
 // (DownstreamConnection on a TLS entry point) or a client (an upstream

@@ -1,13 +1,13 @@
 #include "upstream/upstream_connection.h"
 
-#include "net/tls_transport.h"
-
 #include <vector>
 
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "h2/headers.h"
 #include "net/socket.h"
+#include "net/tls_transport.h"
 
 namespace strait::upstream {
 namespace {
@@ -101,8 +101,7 @@ void UpstreamConnection::OnConnected() {
     // ALPN h2 and peerCertURI are checked here.
     const auto& tls = static_cast<const net::TlsTransport&>(io_->transport());
     if (absl::Status verified = transport_.tls->VerifyPeer(tls.ssl()); !verified.ok()) {
-      STRAIT_LOG(kWarn, "TLS to ", backend_.url, ": ", verified.message());
-      io_->Close(absl::StrCat("TLS: ", verified.message()));
+      io_->Close(absl::StrCat(net::kTlsHandshakeError, verified.message()));
       return;
     }
   }
@@ -118,8 +117,18 @@ void UpstreamConnection::OnClosed(absl::string_view reason) {
     STRAIT_LOG(kWarn, "connection to ", backend_.url, " lost with ", streams_.size(),
                " streams open: ", reason);
   }
-  absl::Status status = absl::UnavailableError(absl::StrCat(
-      connected_ ? "connection to " : "cannot connect to ", backend_.url, ": ", reason));
+  absl::Status status;
+  if (connected_) {
+    status = absl::UnavailableError(absl::StrCat("connection to ", backend_.url, ": ", reason));
+  } else {
+    // A failed attempt is said once, here, however many RPCs waited on it.
+    if (absl::ConsumePrefix(&reason, net::kTlsHandshakeError)) {
+      status = absl::UnavailableError(absl::StrCat("TLS to ", backend_.url, ": ", reason));
+    } else {
+      status = absl::UnavailableError(absl::StrCat("cannot connect to ", backend_.url, ": ", reason));
+    }
+    STRAIT_LOG(kWarn, status.message());
+  }
   // Handlers may detach others while we notify; work on a copy.
   auto streams = std::move(streams_);
   streams_.clear();
