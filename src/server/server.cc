@@ -301,6 +301,11 @@ class Server::Impl {
     health_.SetListener(std::move(listener));
   }
 
+  void SetTlsRotationListener(Server::TlsRotationListener listener) {
+    absl::MutexLock control(&control_mu_);
+    rotation_listener_ = std::move(listener);
+  }
+
   void Shutdown() {
     // The rotation thread takes control_mu_ to reload: stop it first.
     {
@@ -380,6 +385,7 @@ class Server::Impl {
         STRAIT_LOG(kWarn, "TLS files changed (", files, ") but are refused, the running ",
                    "certificates stay: ", status.message());
       }
+      if (rotation_listener_) rotation_listener_(files, status);
     }
   }
 
@@ -440,6 +446,7 @@ class Server::Impl {
   std::map<std::string, std::unique_ptr<config::FileWatcher>> tls_watchers_
       ABSL_GUARDED_BY(control_mu_);
   std::thread rotation_thread_;  // started by Start, joined by Shutdown
+  Server::TlsRotationListener rotation_listener_ ABSL_GUARDED_BY(control_mu_);
 };
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(const config::v1::Config& config,
@@ -471,6 +478,9 @@ absl::StatusOr<DrainResult> Server::SetDrained(absl::string_view url, bool drain
 std::vector<std::string> Server::DrainedServers() { return impl_->DrainedServers(); }
 void Server::SetHealthListener(std::function<void(const health::HealthEvent&)> listener) {
   impl_->SetHealthListener(std::move(listener));
+}
+void Server::SetTlsRotationListener(TlsRotationListener listener) {
+  impl_->SetTlsRotationListener(std::move(listener));
 }
 void Server::Shutdown() { impl_->Shutdown(); }
 

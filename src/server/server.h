@@ -122,6 +122,13 @@ class Server {
   // too; events before that are not replayed.) It must be cheap and must
   // not call back into the Server.
   void SetHealthListener(std::function<void(const health::HealthEvent&)> listener);
+  // Called on the rotation thread after each reload that a change of an
+  // entry point's certificate, key or CA file caused: the changed files
+  // (", "-joined) and the reload's result (an error names the file that no
+  // longer loads; the running certificates then stay). Set before Start().
+  using TlsRotationListener =
+      std::function<void(const std::string& files, const absl::Status& result)>;
+  void SetTlsRotationListener(TlsRotationListener listener);
   // Graceful stop: stop accepting, GOAWAY to clients, let in-flight streams
   // finish up to each entry point's grace period, then close what remains.
   // Returns once every worker has exited.

@@ -13,10 +13,13 @@
 
 #include <chrono>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/server.h"
 #include "tests/integration/proxy_fixture.h"
 #include "tests/support/certs.h"
 
@@ -132,14 +135,70 @@ bool ClosedByPeer(int fd) {
   }
 }
 
+// What strait's certificate rotation did (Server::SetTlsRotationListener),
+// for a test to wait on instead of polling what strait serves.
+class RotationLog {
+ public:
+  server::Server::TlsRotationListener Listener() {
+    return [this](const std::string& files, const absl::Status& result) {
+      absl::MutexLock lock(&mu_);
+      results_.push_back(absl::StrCat(files, ": ", result.ok() ? "OK" : result.message()));
+      if (result.ok()) {
+        ++applied_;
+      } else {
+        refusals_.emplace_back(result.message());
+      }
+    };
+  }
+  // Waits (bounded: the watchers settle a burst within about a second)
+  // until `n` rotations were applied, or refused; false if they never were.
+  bool AwaitRefused(int n) {
+    return Await([&] {
+      mu_.AssertHeld();
+      return static_cast<int>(refusals_.size()) >= n;
+    });
+  }
+  bool AwaitApplied(int n) {
+    return Await([&] {
+      mu_.AssertHeld();
+      return applied_ >= n;
+    });
+  }
+  // "files: OK" or "files: why", in order.
+  std::vector<std::string> results() const {
+    absl::MutexLock lock(&mu_);
+    return results_;
+  }
+  // The refused rotations' messages.
+  std::vector<std::string> refusals() const {
+    absl::MutexLock lock(&mu_);
+    return refusals_;
+  }
+
+ private:
+  template <typename Reached>
+  bool Await(Reached reached) {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(&reached), absl::Seconds(30));
+  }
+
+  mutable absl::Mutex mu_;
+  std::vector<std::string> results_ ABSL_GUARDED_BY(mu_);
+  int applied_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::string> refusals_ ABSL_GUARDED_BY(mu_);
+};
+
 class TlsTest : public ProxyTest {
  protected:
-  // Backend "backend-0" and strait, entry point web with `tls`.
+  // Backend "backend-0" and strait, entry point web with `tls`; rotations
+  // go to rotations_.
   void Start(const config::v1::EntryPointTls& tls) {
     backends_.push_back(std::make_unique<TestBackend>("backend-0"));
     config::v1::Config config = EchoConfig(BackendAddresses());
     *(*config.mutable_entry_points())["web"].mutable_tls() = tls;
-    StartProxy(config);
+    StartProxy(config, /*workers=*/2, [this](server::Server& server) {
+      server.SetTlsRotationListener(rotations_.Listener());
+    });
   }
   static void AddCert(config::v1::EntryPointTls& tls, const Cert& cert) {
     config::v1::TlsCertificate* c = tls.add_certificates();
@@ -166,6 +225,7 @@ class TlsTest : public ProxyTest {
 
   TempDir dir_;
   CertAuthority ca_ = CertAuthority::Create("tls test CA");
+  RotationLog rotations_;
 };
 
 TEST_F(TlsTest, SniPicksTheCertificateByItsNamesAndTheFirstIsTheDefault) {
@@ -321,17 +381,12 @@ TEST_F(TlsTest, RotatedCertificateGoesToNewConnectionsWhileOldOnesKeepStreaming)
   ASSERT_TRUE(echo(0));
 
   // Rotation as tools do it: the key, then the certificate, each renamed
-  // over the old file. In between the pair does not match and is refused.
+  // over the old file. In between the pair does not match and is refused;
+  // the first rotation applied has both.
   WriteFileAtomically(v1.key_file(), v2.KeyPem());
   WriteFileAtomically(v1.cert_file(), v2.CertPem());
-  // Bounded wait for the watchers to see the change (they settle bursts
-  // for up to about a second).
-  std::string served;
-  for (int i = 0; i < 400 && served != "v2"; ++i) {
-    served = Connect(proxy_port(), {}).common_name;
-    if (served != "v2") std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_EQ(served, "v2");
+  ASSERT_TRUE(rotations_.AwaitApplied(1)) << ::testing::PrintToString(rotations_.results());
+  EXPECT_EQ(Connect(proxy_port(), {}).common_name, "v2");
   grpc::Status s = Call(ca_);
   EXPECT_TRUE(s.ok()) << s.error_message();
 
@@ -340,6 +395,32 @@ TEST_F(TlsTest, RotatedCertificateGoesToNewConnectionsWhileOldOnesKeepStreaming)
   stream->WritesDone();
   grpc::Status finished = stream->Finish();
   EXPECT_TRUE(finished.ok()) << finished.error_message();
+}
+
+TEST_F(TlsTest, ABadRotatedCertificateIsRefusedWithItsPathAndTheOldOneServed) {
+  Cert v1 = ca_.Issue({.common_name = "v1", .ips = {"127.0.0.1"}});
+  Cert v2 = ca_.Issue({.common_name = "v2", .ips = {"127.0.0.1"}});
+  v1.WriteTo(dir_.path(), "server");
+  config::v1::EntryPointTls tls;
+  AddCert(tls, v1);
+  Start(tls);
+
+  // Not a certificate: refused, saying which file.
+  WriteFileAtomically(v1.cert_file(), "-----BEGIN CERTIFICATE-----\nnot base64\n");
+  ASSERT_TRUE(rotations_.AwaitRefused(1)) << ::testing::PrintToString(rotations_.results());
+  EXPECT_THAT(rotations_.refusals(),
+              ::testing::ElementsAre(HasSubstr(absl::StrCat(v1.cert_file(), ": "))));
+  EXPECT_THAT(rotations_.results(), ::testing::SizeIs(1));
+  // v1 is still what new connections get, and RPCs work.
+  EXPECT_EQ(Connect(proxy_port(), {}).common_name, "v1");
+  grpc::Status s = Call(ca_);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+
+  // A good file later is taken.
+  WriteFileAtomically(v1.key_file(), v2.KeyPem());
+  WriteFileAtomically(v1.cert_file(), v2.CertPem());
+  ASSERT_TRUE(rotations_.AwaitApplied(1)) << ::testing::PrintToString(rotations_.results());
+  EXPECT_EQ(Connect(proxy_port(), {}).common_name, "v2");
 }
 
 }  // namespace
