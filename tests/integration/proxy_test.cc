@@ -27,12 +27,13 @@ std::chrono::system_clock::time_point In(absl::Duration d) {
 class ProxyDataPathTest : public ProxyTest, public ::testing::WithParamInterface<bool> {
  protected:
   void SetUp() override { tls_ = GetParam(); }
+  // A frame-level client to strait, over TLS when tls_.
+  absl::StatusOr<std::unique_ptr<RawH2Client>> RawClient() const {
+    RawH2Client::Options options;
+    if (tls_) options.tls_ca_pem = pki_->ca.cert().CertPem();
+    return RawH2Client::Connect(proxy_port(), options);
+  }
 };
-
-// The raw HTTP/2 client speaks h2c only: its frame-level checks run on the
-// plain entry point.
-#define SKIP_IF_TLS() \
-  if (tls_) GTEST_SKIP() << "raw h2c client"
 
 TEST_P(ProxyDataPathTest, UnaryRoundTrip) {
   StartAll(1);
@@ -165,10 +166,9 @@ TEST_P(ProxyDataPathTest, EveryStatusCodeWithNonAsciiMessage) {
 }
 
 TEST_P(ProxyDataPathTest, TrailersOnlyResponseStaysTrailersOnly) {
-  SKIP_IF_TLS();
   StartAll(1);
-  auto client = RawH2Client::Connect(proxy_port());
-  ASSERT_TRUE(client.ok());
+  auto client = RawClient();
+  ASSERT_TRUE(client.ok()) << client.status();
   EchoRequest req;
   req.set_status_code(5);
   req.set_status_message("nothing here");
@@ -212,12 +212,11 @@ TEST_P(ProxyDataPathTest, BackendDeadlineBecomesDeadlineExceeded) {
 }
 
 TEST_P(ProxyDataPathTest, GrpcTimeoutEndsTheRpcAndCancelsTheBackend) {
-  SKIP_IF_TLS();
   StartAll(1);
   // A raw client that would wait forever: the deadline (strait's, or the
   // backend's from the forwarded grpc-timeout) must end this RPC.
-  auto client = RawH2Client::Connect(proxy_port());
-  ASSERT_TRUE(client.ok());
+  auto client = RawClient();
+  ASSERT_TRUE(client.ok()) << client.status();
   EchoRequest req;
   req.set_wait_for_cancel(true);
   int32_t id = (*client)->SubmitGrpc("/strait.test.v1.Echo/Unary", req.SerializeAsString(),
@@ -270,10 +269,9 @@ TEST_P(ProxyDataPathTest, ThousandUnaryRpcsOnOneChannelSpreadOverThreeBackends) 
 }
 
 TEST_P(ProxyDataPathTest, NoRouteIsUnimplemented) {
-  SKIP_IF_TLS();
   StartAll(1);
-  auto client = RawH2Client::Connect(proxy_port());
-  ASSERT_TRUE(client.ok());
+  auto client = RawClient();
+  ASSERT_TRUE(client.ok()) << client.status();
   int32_t id = (*client)->SubmitGrpc("/other.Service/Method");
   ASSERT_TRUE((*client)->WaitForClose(id));
   const RawH2Client::StreamResult& s = (*client)->stream(id);

@@ -2,6 +2,7 @@
 #define STRAIT_TESTS_INTEGRATION_RAW_H2_CLIENT_H_
 
 #include <nghttp2/nghttp2.h>
+#include <openssl/ssl.h>
 
 #include <functional>
 #include <map>
@@ -34,6 +35,9 @@ class RawH2Client {
     // false: never send WINDOW_UPDATE (until Consume): the peer's windows
     // toward this client close after 65535 bytes per stream and in all.
     bool window_updates = true;
+    // Non-empty: speak TLS (ALPN h2), trusting only this PEM CA for a
+    // certificate naming 127.0.0.1.
+    std::string tls_ca_pem;
   };
   static absl::StatusOr<std::unique_ptr<RawH2Client>> Connect(int port);
   static absl::StatusOr<std::unique_ptr<RawH2Client>> Connect(int port, Options options);
@@ -82,12 +86,15 @@ class RawH2Client {
   bool connection_closed() const { return connection_closed_; }
 
  private:
-  RawH2Client(int fd, Options options);
+  RawH2Client(int fd, SSL* ssl, Options options);
   bool FlushOut();
+  // The whole of `bytes` to the peer (through TLS when ssl_).
+  bool Send(const uint8_t* bytes, size_t length);
   int32_t SubmitGrpcRequest(const std::string& path, const std::string& message,
                             const HeaderList& extra, bool keep_open);
 
   int fd_;
+  SSL* ssl_;  // null on h2c
   nghttp2_session* session_ = nullptr;
   std::map<int32_t, StreamResult> streams_;
   std::map<int32_t, std::string> bodies_;  // request bodies to send
