@@ -6,7 +6,9 @@
 // connections_accepted == 1, no abuse GOAWAY), and the backend must have
 // answered exactly the calls the scenario expects answered and seen every
 // call the client abandoned end cancelled. The client judges what it got
-// back; this file judges the connection and the backend.
+// back; this file judges the connection and the backend. The same holds
+// for strait's TLS entry point (InteropTlsTest): the client dials TLS
+// trusting only the test's CA, strait speaks h2c to the stack's server.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -37,8 +39,10 @@ namespace {
 // of its echo client and echo server. Both follow the contract of
 // tests/interop/go: the server takes `--name NAME`, prints "listening on
 // PORT", serves until stdin closes, then prints "served calls=N
-// cancelled=M"; the client takes `--target HOST:PORT --scenario NAME` and
-// ends with a "PASS dials=D ..." or "FAIL ..." line.
+// cancelled=M"; the client takes `--target HOST:PORT --scenario NAME`
+// (and `--ca FILE` to dial TLS trusting only that CA) and ends with a
+// "PASS dials=D tls=T ..." or "FAIL ..." line, T being how many of its
+// connections completed a TLS handshake.
 struct InteropStack {
   std::string name;
   std::vector<std::string> client_cmd;
@@ -123,14 +127,19 @@ struct ClientRun {
   PeerProcess::Exit exit;
   // The verdict: the last line starting with PASS or FAIL ("" if none).
   std::string verdict;
-  // dials=D from the verdict; -1 if absent.
+  // dials=D and tls=T from the verdict; -1 if absent.
   int dials = -1;
+  int tls = -1;
 };
 
-ClientRun RunClient(const InteropStack& stack, const Scenario& scenario,
-                    const std::string& target) {
-  PeerProcess client(
-      WithFlags(stack.client_cmd, {"--target", target, "--scenario", scenario.name}));
+// Runs the stack's client for `scenario` against `target`, with
+// `more_flags` after the common ones.
+ClientRun RunClient(const InteropStack& stack, const Scenario& scenario, const std::string& target,
+                    std::initializer_list<std::string> more_flags = {}) {
+  std::vector<std::string> command =
+      WithFlags(stack.client_cmd, {"--target", target, "--scenario", scenario.name});
+  command.insert(command.end(), more_flags);
+  PeerProcess client(command);
   ClientRun run;
   run.exit = client.WaitForExit(scenario.client_timeout);
   for (absl::string_view line : absl::StrSplit(run.exit.output, '\n')) {
@@ -144,6 +153,9 @@ ClientRun RunClient(const InteropStack& stack, const Scenario& scenario,
   for (absl::string_view word : absl::StrSplit(run.verdict, ' ')) {
     if (absl::StartsWith(word, "dials=") && !absl::SimpleAtoi(word.substr(6), &run.dials)) {
       run.dials = -1;
+    }
+    if (absl::StartsWith(word, "tls=") && !absl::SimpleAtoi(word.substr(4), &run.tls)) {
+      run.tls = -1;
     }
   }
   return run;
@@ -249,6 +261,10 @@ TEST_P(InteropTest, ThroughStrait) {
   StartProxy(EchoConfig({server.address()}), /*workers=*/2);
   ClientRun run = RunClient(stack(), scenario(), absl::StrCat("127.0.0.1:", proxy_port()));
   ExpectPassOnOneConnection(run, "through strait");
+  EXPECT_EQ(run.tls, 0) << run.verdict;
+  if (scenario().name == "unary_metadata") {
+    EXPECT_THAT(run.verdict, ::testing::HasSubstr(" forwarded_proto=http ")) << run.verdict;
+  }
   ExpectOneCleanConnection(*server_, run);
   server.StopAndExpectCalls(scenario());
 }
@@ -257,6 +273,84 @@ INSTANTIATE_TEST_SUITE_P(Interop, InteropTest,
                          ::testing::Combine(::testing::ValuesIn(Stacks()),
                                             ::testing::ValuesIn(Scenarios())),
                          TestName);
+
+// Strait's TLS entry point: entry point "web" serves TLS with a certificate
+// for 127.0.0.1 from the test's CA (ProxyTest's tls_), the client dials it
+// trusting only that CA (tls=1: its one connection completed a handshake),
+// and strait speaks h2c to the stack's server, as in ThroughStrait.
+class InteropTlsTest : public InteropTest {};
+
+TEST_P(InteropTlsTest, ThroughStraitTls) {
+  ServerPeer server(stack(), stack().name + "-backend");
+  ASSERT_GT(server.port(), 0) << server.output();
+  tls_ = true;
+  StartProxy(EchoConfig({server.address()}), /*workers=*/2);
+  ClientRun run = RunClient(stack(), scenario(), absl::StrCat("127.0.0.1:", proxy_port()),
+                            {"--ca", pki_->ca.cert_file()});
+  ExpectPassOnOneConnection(run, "through strait over TLS");
+  EXPECT_EQ(run.tls, 1) << run.verdict;
+  if (scenario().name == "unary_metadata") {
+    // Strait's own word that the connection was TLS, as the backend saw it.
+    EXPECT_THAT(run.verdict, ::testing::HasSubstr(" forwarded_proto=https ")) << run.verdict;
+  }
+  ExpectOneCleanConnection(*server_, run);
+  server.StopAndExpectCalls(scenario());
+}
+
+INSTANTIATE_TEST_SUITE_P(Interop, InteropTlsTest,
+                         ::testing::Combine(::testing::ValuesIn(Stacks()),
+                                            ::testing::Values(FindScenario("unary_metadata"),
+                                                              FindScenario("trailers_only"),
+                                                              FindScenario("bidi_1mib"))),
+                         TestName);
+
+// One stack's client against strait's TLS entry point, one unary call.
+class InteropTlsStackTest : public ProxyTest, public ::testing::WithParamInterface<InteropStack> {
+ protected:
+  const InteropStack& stack() const { return GetParam(); }
+};
+
+// By name: --server-name localhost, so the client sends SNI "localhost"
+// and verifies the certificate's DNS name instead of its IP. (For the
+// target 127.0.0.1, grpc-go sends no SNI and grpc-js sends "127.0.0.1",
+// an IP literal that RFC 6066 forbids; ThroughStraitTls covers both.)
+TEST_P(InteropTlsStackTest, ServerNameGoesAsSni) {
+  const Scenario scenario = FindScenario("unary_metadata");
+  ServerPeer server(stack(), stack().name + "-backend");
+  ASSERT_GT(server.port(), 0) << server.output();
+  tls_ = true;
+  StartProxy(EchoConfig({server.address()}), /*workers=*/2);
+  ClientRun run = RunClient(stack(), scenario, absl::StrCat("127.0.0.1:", proxy_port()),
+                            {"--ca", pki_->ca.cert_file(), "--server-name", "localhost"});
+  ExpectPassOnOneConnection(run, "through strait over TLS, by name");
+  EXPECT_EQ(run.tls, 1) << run.verdict;
+  EXPECT_THAT(run.verdict, ::testing::HasSubstr(" forwarded_proto=https ")) << run.verdict;
+  ExpectOneCleanConnection(*server_, run);
+  server.StopAndExpectCalls(scenario);
+}
+
+// The TLS port really is TLS only: the stack's client without --ca (h2c)
+// gets no call through it, and the backend sees none.
+TEST_P(InteropTlsStackTest, H2cClientGetsNoCallThrough) {
+  ServerPeer server(stack(), stack().name + "-backend");
+  ASSERT_GT(server.port(), 0) << server.output();
+  tls_ = true;
+  StartProxy(EchoConfig({server.address()}), /*workers=*/2);
+  ClientRun run =
+      RunClient(stack(), FindScenario("unary_metadata"), absl::StrCat("127.0.0.1:", proxy_port()));
+  ASSERT_TRUE(run.exit.exited) << "client still running; output:\n" << run.exit.output;
+  EXPECT_NE(run.exit.code, 0) << run.exit.output;
+  EXPECT_TRUE(absl::StartsWith(run.verdict, "FAIL unary_metadata: ")) << run.exit.output;
+  EXPECT_EQ(run.tls, 0) << run.verdict;
+  Scenario none = FindScenario("unary_metadata");
+  none.answered_calls = 0;
+  server.StopAndExpectCalls(none);
+}
+
+INSTANTIATE_TEST_SUITE_P(Interop, InteropTlsStackTest, ::testing::ValuesIn(Stacks()),
+                         [](const ::testing::TestParamInfo<InteropStack>& info) {
+                           return info.param.name;
+                         });
 
 // Mixed stacks: each stack's client through strait to the C++ echo
 // backend (TestBackend), for the scenarios whose bytes a C++ backend

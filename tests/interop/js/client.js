@@ -3,32 +3,52 @@
 // judges it, so strait's tests can check what a real grpc-js peer sees.
 //
 //   node client.js --target HOST:PORT --scenario NAME [--count N]
+//                  [--ca FILE [--server-name NAME]]
 //
-// All RPCs share one channel. The TCP connections it opens are counted
-// (dials), and on each HTTP/2 session the PINGs sent and received and any
-// GOAWAY are tallied. The last line on stdout is the verdict, and the exit
-// code says it too:
+// All RPCs share one channel: h2c, or TLS with --ca (a PEM file of the only
+// root CAs trusted; the name verified is --server-name, by default the host
+// of --target, and is then also the :authority). The TCP connections it
+// opens are counted (dials), so are the TLS handshakes that completed and
+// verified the server (tls), and on each HTTP/2 session the PINGs sent and
+// received and any GOAWAY are tallied. The last line on stdout is the
+// verdict, and the exit code says it too:
 //
-//   PASS dials=D <details> ready=R conn[<tally>]...          (exit 0)
-//   FAIL <scenario>: <reason> dials=D ready=R conn[...]...   (exit 1)
+//   PASS dials=D tls=T <details> ready=R conn[<tally>]...          (exit 0)
+//   FAIL <scenario>: <reason> dials=D tls=T ready=R conn[...]...   (exit 1)
 //
-// dials=1 means the connection was never cut; ready=R is how many times the
-// channel became READY. Everything runs on node's one event loop.
+// dials=1 means the connection was never cut; tls=0 means h2c; ready=R is
+// how many times the channel became READY. Everything runs on node's one
+// event loop.
 'use strict';
 
+const fs = require('fs');
 const net = require('net');
 const http2 = require('http2');
 const path = require('path');
+const tls = require('tls');
 
-// What the connections saw. grpc-js opens each connection with net.connect
-// and each HTTP/2 session with http2.connect, called through the module
-// objects, so wrapping the two here sees every one, with no relay in between.
-const wire = {dials: 0, ready: 0, sessions: []};
+// What the connections saw. grpc-js opens each connection with net.connect,
+// runs TLS over it (with credentials.createSsl) with tls.connect, and opens
+// each HTTP/2 session with http2.connect, all called through the module
+// objects, so wrapping the three here sees every one, with no relay in
+// between.
+const wire = {dials: 0, tls: 0, ready: 0, sessions: []};
 
 const realNetConnect = net.connect;
 net.connect = function countedConnect(...args) {
   wire.dials++;
   return realNetConnect.apply(this, args);
+};
+
+const realTlsConnect = tls.connect;
+tls.connect = function countedTlsConnect(...args) {
+  const socket = realTlsConnect.apply(this, args);
+  // Emitted once the handshake is done; `authorized`: the server's chain
+  // and name checked out.
+  socket.once('secureConnect', () => {
+    if (socket.authorized) wire.tls++;
+  });
+  return socket;
 };
 
 const realHttp2Connect = http2.connect;
@@ -169,6 +189,9 @@ async function unaryMetadata(client, count) {
   };
   let proxyKeys = [];
   let backend = '';
+  // What the backend saw as x-forwarded-proto: a proxy's word on whether the
+  // client's connection was TLS.
+  let forwardedProto = 'none';
   for (let i = 0; i < count; i++) {
     const metadata = new grpc.Metadata();
     metadata.add('x-text', 'hello');
@@ -188,6 +211,8 @@ async function unaryMetadata(client, count) {
     if (!sawText || sawText.toString() !== 'hello') {
       throw new Error(`call ${i}: backend saw x-text=${sawText && show(sawText)}`);
     }
+    const sawProto = response.request_metadata['x-forwarded-proto'];
+    if (sawProto) forwardedProto = sawProto.toString();
     try {
       proxyKeys = expectMD('headers', result.headers,
                            {'x-text': 'hello', 'x-bin-bin': allBytes(), 'x-initial': 'i'},
@@ -199,7 +224,7 @@ async function unaryMetadata(client, count) {
     }
   }
   return `calls=${count} backend=${backend} proxy_added=${
-    proxyKeys.length ? proxyKeys.join(',') : 'none'}`;
+    proxyKeys.length ? proxyKeys.join(',') : 'none'} forwarded_proto=${forwardedProto}`;
 }
 
 // Non-ASCII on purpose: gRPC percent-encodes grpc-message, and a proxy that
@@ -387,11 +412,20 @@ const kScenarios = {
   keepalive_idle: {count: 30, run: keepaliveIdle, options: kKeepaliveOptions},
 };
 
-// "dials=D ready=R conn[...]...": what the connections saw.
-function wireSummary() {
+// "dials=D tls=T": the verdict's first words.
+function wireCounts() {
+  return `dials=${wire.dials} tls=${wire.tls}`;
+}
+
+// "ready=R conn[...]...": what the channel and its sessions saw.
+function wireTallies() {
   const conns = wire.sessions.map((t) => `conn[pings_sent=${t.pingsSent} pings_received=${
     t.pingsReceived}${t.goaways.length ? ` goaway=${t.goaways.join(',')}` : ''}]`);
-  return [`dials=${wire.dials}`, `ready=${wire.ready}`, ...conns].join(' ');
+  return [`ready=${wire.ready}`, ...conns].join(' ');
+}
+
+function wireSummary() {
+  return `${wireCounts()} ${wireTallies()}`;
 }
 
 // Prints the verdict, the last line, and exits once it is written.
@@ -400,16 +434,18 @@ function verdict(line, code) {
 }
 
 function parseArgs(argv) {
-  const args = {target: '', scenario: '', count: 0};
+  const args = {target: '', scenario: '', count: 0, ca: '', serverName: ''};
   for (let i = 0; i + 1 < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (flag === '--target') args.target = value;
     else if (flag === '--scenario') args.scenario = value;
     else if (flag === '--count') args.count = Number(value);
+    else if (flag === '--ca') args.ca = value;
+    else if (flag === '--server-name') args.serverName = value;
     else return null;
   }
   if (argv.length % 2 !== 0 || !args.target || !(args.scenario in kScenarios) ||
-      !Number.isInteger(args.count) || args.count < 0) {
+      !Number.isInteger(args.count) || args.count < 0 || (args.serverName && !args.ca)) {
     return null;
   }
   return args;
@@ -437,14 +473,33 @@ async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (args === null) {
     return verdict(`FAIL usage: --target HOST:PORT --scenario {${
-      Object.keys(kScenarios).sort().join(',')}} [--count N]`, 1);
+      Object.keys(kScenarios).sort().join(',')}} [--count N] [--ca FILE [--server-name NAME]]`, 1);
   }
   const scenario = kScenarios[args.scenario];
   const count = args.count > 0 ? args.count : scenario.count;
+  let credentials = grpc.credentials.createInsecure();
+  const tlsOptions = {};
+  if (args.ca) {
+    let ca;
+    try {
+      ca = fs.readFileSync(args.ca);
+    } catch (e) {
+      return verdict(`FAIL --ca: ${e.message} ${wireSummary()}`, 1);
+    }
+    // Only `ca` is trusted, not node's built-in roots.
+    credentials = grpc.credentials.createSsl(ca);
+    if (args.serverName) {
+      // The name verified and sent as SNI, and the :authority, as grpc-go's
+      // tls.Config.ServerName does both.
+      tlsOptions['grpc.ssl_target_name_override'] = args.serverName;
+      tlsOptions['grpc.default_authority'] = args.serverName;
+    }
+  }
   const Echo = loadEcho();
-  const client = new Echo(args.target, grpc.credentials.createInsecure(), {
+  const client = new Echo(args.target, credentials, {
     'grpc.max_receive_message_length': 8 * kMiB,
     'grpc.max_send_message_length': 8 * kMiB,
+    ...tlsOptions,
     ...scenario.options,
   });
   watchReady(client.getChannel());
@@ -461,10 +516,9 @@ async function main() {
   } catch (e) {
     return verdict(`FAIL ${args.scenario}: ${e.message} ${wireSummary()}`, 1);
   }
-  const summary = wireSummary();
+  const [counts, tallies] = [wireCounts(), wireTallies()];
   client.close();
-  const [dials, ...rest] = summary.split(' ');
-  verdict(`PASS ${dials} ${details} ${rest.join(' ')}`, 0);
+  verdict(`PASS ${counts} ${details} ${tallies}`, 0);
 }
 
 process.on('unhandledRejection', (e) => verdict(`FAIL internal: ${e && e.stack} ${wireSummary()}`, 1));

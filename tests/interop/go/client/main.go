@@ -3,21 +3,28 @@
 // judges it, so strait's tests can check what a real grpc-go peer sees.
 //
 //	interop_go_client --target HOST:PORT --scenario NAME [--count N]
+//	                  [--ca FILE [--server-name NAME]]
 //
-// All RPCs share one channel. Its dialer counts the TCP connections it
-// opened and tallies the HTTP/2 frames each way. The last line on stdout is
+// All RPCs share one channel: h2c, or TLS with --ca (a PEM file of the only
+// root CAs trusted; the name verified is --server-name, by default the host
+// of --target, and is also the :authority). Its dialer counts the TCP
+// connections it opened; the HTTP/2 frames each way are tallied on each
+// connection (over TLS, on the decrypted bytes). The last line on stdout is
 // the verdict, and the exit code says it too:
 //
-//	PASS dials=D <details> sent[<frames>] received[<frames>]   (exit 0)
-//	FAIL <scenario>: <reason> dials=D sent[...] received[...]  (exit 1)
+//	PASS dials=D tls=T <details> sent[<frames>] received[<frames>]   (exit 0)
+//	FAIL <scenario>: <reason> dials=D tls=T sent[...] received[...]  (exit 1)
 //
-// dials=1 means the connection was never cut. A GOAWAY received is listed
-// in received[] with its error code and debug data.
+// dials=1 means the connection was never cut; tls=T is how many of the
+// connections completed a TLS handshake (0 for h2c). A GOAWAY received is
+// listed in received[] with its error code and debug data.
 package main
 
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
@@ -31,6 +38,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -65,6 +73,11 @@ var scenarios = map[string]scenario{
 type client struct {
 	echo  pb.EchoClient
 	dials int64
+	// Connections that completed a TLS handshake.
+	tlsConns int64
+	// Set (before the dial) when the channel speaks TLS: the tally then
+	// goes on the connection the TLS handshake returns, not on the TCP one.
+	tls   bool
 	mu    sync.Mutex
 	conns []*tallyConn
 }
@@ -73,18 +86,66 @@ func (c *client) dial(ctx context.Context, addr string) (net.Conn, error) {
 	atomic.AddInt64(&c.dials, 1)
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
+	if err != nil || c.tls {
+		return conn, err
 	}
+	return c.tally(conn), nil
+}
+
+// tally wraps conn (what HTTP/2 is read from and written to) in a
+// tallyConn that frames() reports.
+func (c *client) tally(conn net.Conn) net.Conn {
 	t := &tallyConn{Conn: conn, sent: &frameTally{skip: len(clientPreface)},
 		received: &frameTally{}}
 	c.mu.Lock()
 	c.conns = append(c.conns, t)
 	c.mu.Unlock()
-	return t, nil
+	return t
 }
 
 func (c *client) dialCount() int64 { return atomic.LoadInt64(&c.dials) }
+
+// wire is "dials=D tls=T".
+func (c *client) wire() string {
+	return fmt.Sprintf("dials=%d tls=%d", c.dialCount(), atomic.LoadInt64(&c.tlsConns))
+}
+
+// tallyCreds is grpc-go's TLS credentials, but for what the client counts:
+// each completed handshake, and the decrypted connection it returns.
+type tallyCreds struct {
+	credentials.TransportCredentials
+	c *client
+}
+
+func (t tallyCreds) ClientHandshake(ctx context.Context, authority string,
+	raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	conn, info, err := t.TransportCredentials.ClientHandshake(ctx, authority, raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, ok := info.(credentials.TLSInfo); ok {
+		atomic.AddInt64(&t.c.tlsConns, 1)
+	}
+	return t.c.tally(conn), info, nil
+}
+
+func (t tallyCreds) Clone() credentials.TransportCredentials {
+	return tallyCreds{t.TransportCredentials.Clone(), t.c}
+}
+
+// tlsCredentials trusts only the CAs in caFile and verifies serverName
+// (when "", the host of the target).
+func tlsCredentials(caFile, serverName string, c *client) (credentials.TransportCredentials, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no PEM certificate", caFile)
+	}
+	return tallyCreds{credentials.NewTLS(&tls.Config{RootCAs: roots, ServerName: serverName}), c}, nil
+}
 
 // frames is "sent[...] received[...]" for every connection, in dial order.
 func (c *client) frames() string {
@@ -174,6 +235,9 @@ func unaryMetadata(ctx context.Context, c *client, count int) (string, error) {
 		},
 	}
 	proxyKeys := ""
+	// What the backend saw as x-forwarded-proto: a proxy's word on whether
+	// the client's connection was TLS.
+	forwardedProto := "none"
 	for i := 0; i < count; i++ {
 		callCtx := metadata.AppendToOutgoingContext(ctx,
 			"x-text", "hello", "x-bin-bin", string(allBytes()))
@@ -191,6 +255,9 @@ func unaryMetadata(ctx context.Context, c *client, count int) (string, error) {
 		if got := string(resp.RequestMetadata["x-text"]); got != "hello" {
 			return "", fmt.Errorf("call %d: backend saw x-text=%q", i, got)
 		}
+		if proto, ok := resp.RequestMetadata["x-forwarded-proto"]; ok {
+			forwardedProto = string(proto)
+		}
 		added, err := expectMD("headers", header, map[string]string{
 			"x-text": "hello", "x-bin-bin": string(allBytes()), "x-initial": "i",
 		}, proxyAdded)
@@ -207,7 +274,8 @@ func unaryMetadata(ctx context.Context, c *client, count int) (string, error) {
 	if proxyKeys == "" {
 		proxyKeys = "none"
 	}
-	return fmt.Sprintf("calls=%d proxy_added=%s", count, proxyKeys), nil
+	return fmt.Sprintf("calls=%d proxy_added=%s forwarded_proto=%s", count, proxyKeys,
+		forwardedProto), nil
 }
 
 // Non-ASCII on purpose: gRPC percent-encodes grpc-message, and a proxy that
@@ -433,6 +501,8 @@ func main() {
 	target := flag.String("target", "", "HOST:PORT to call")
 	name := flag.String("scenario", "", "scenario to run")
 	count := flag.Int("count", 0, "how many calls (keepalive_idle: idle seconds); 0: the scenario's default")
+	caFile := flag.String("ca", "", "PEM root CAs: dial TLS trusting only these (default: h2c)")
+	serverName := flag.String("server-name", "", "with --ca, the TLS name verified (default: the host of --target)")
 	flag.Parse()
 	sc, ok := scenarios[*name]
 	if *target == "" || !ok {
@@ -441,7 +511,8 @@ func main() {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		fmt.Printf("FAIL usage: --target HOST:PORT --scenario {%s} [--count N]\n",
+		fmt.Printf("FAIL usage: --target HOST:PORT --scenario {%s} [--count N] "+
+			"[--ca FILE [--server-name NAME]]\n",
 			strings.Join(names, ","))
 		os.Exit(1)
 	}
@@ -450,9 +521,21 @@ func main() {
 		n = *count
 	}
 
-	c := &client{}
+	c := &client{tls: *caFile != ""}
+	security := grpc.WithInsecure()
+	if c.tls {
+		creds, err := tlsCredentials(*caFile, *serverName, c)
+		if err != nil {
+			fmt.Printf("FAIL --ca: %v %s\n", err, c.wire())
+			os.Exit(1)
+		}
+		security = grpc.WithTransportCredentials(creds)
+	} else if *serverName != "" {
+		fmt.Printf("FAIL usage: --server-name needs --ca %s\n", c.wire())
+		os.Exit(1)
+	}
 	options := []grpc.DialOption{
-		grpc.WithInsecure(),
+		security,
 		grpc.WithContextDialer(c.dial),
 		grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(8*mib), grpc.MaxCallSendMsgSize(8*mib)),
@@ -462,7 +545,7 @@ func main() {
 	}
 	conn, err := grpc.Dial(*target, options...)
 	if err != nil {
-		fmt.Printf("FAIL dial %s: %v dials=0\n", *target, err)
+		fmt.Printf("FAIL dial %s: %v %s\n", *target, err, c.wire())
 		os.Exit(1)
 	}
 	c.echo = pb.NewEchoClient(conn)
@@ -475,10 +558,10 @@ func main() {
 	details, err := sc.run(ctx, c, n)
 	cancel()
 	if err != nil {
-		fmt.Printf("FAIL %s: %v dials=%d %s\n", *name, err, c.dialCount(), c.frames())
+		fmt.Printf("FAIL %s: %v %s %s\n", *name, err, c.wire(), c.frames())
 		conn.Close()
 		os.Exit(1)
 	}
-	fmt.Printf("PASS dials=%d %s %s\n", c.dialCount(), details, c.frames())
+	fmt.Printf("PASS %s %s %s\n", c.wire(), details, c.frames())
 	conn.Close()
 }
