@@ -2,37 +2,9 @@
 
 #include <cstdint>
 
+#include "common/utf8.h"
+
 namespace strait {
-namespace {
-
-// The length of the valid UTF-8 sequence at the start of `s`, or 0 if it
-// does not start with one (Unicode 15, table 3-7).
-size_t Utf8SequenceLength(absl::string_view s) {
-  const auto byte = [&](size_t i) { return static_cast<uint8_t>(s[i]); };
-  const uint8_t b0 = byte(0);
-  size_t length;
-  uint8_t lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    length = 2;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    length = 3;
-    if (b0 == 0xE0) lo = 0xA0;  // no overlong forms
-    if (b0 == 0xED) hi = 0x9F;  // no surrogates
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    length = 4;
-    if (b0 == 0xF0) lo = 0x90;  // no overlong forms
-    if (b0 == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
-  } else {
-    return 0;
-  }
-  if (s.size() < length || byte(1) < lo || byte(1) > hi) return 0;
-  for (size_t i = 2; i < length; ++i) {
-    if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
-  }
-  return length;
-}
-
-}  // namespace
 
 void AppendJsonString(std::string* out, absl::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -43,7 +15,7 @@ void AppendJsonString(std::string* out, absl::string_view text) {
     if (c >= 0x80) {
       const size_t length = Utf8SequenceLength(text.substr(i));
       if (length == 0) {
-        out->append("\xEF\xBF\xBD");  // U+FFFD REPLACEMENT CHARACTER
+        out->append(kUtf8Replacement.data(), kUtf8Replacement.size());
         ++i;
       } else {
         out->append(text.data() + i, length);
