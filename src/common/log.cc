@@ -35,8 +35,14 @@ constexpr const char* LevelName(LogLevel level) {
   return "unknown";
 }
 
-// A text field value as it is, or quoted when it would not read as one word.
-void AppendTextValue(std::string* out, absl::string_view value) {
+void WriteToStderr(const std::string& line) {
+  // One write so lines from different threads never interleave.
+  (void)!write(STDERR_FILENO, line.data(), line.size());
+}
+
+}  // namespace
+
+void AppendTextLogValue(std::string* out, absl::string_view value) {
   const bool plain = !value.empty() && value.find_first_of(" \"=\\") == absl::string_view::npos &&
                      absl::CEscape(value) == value;
   if (plain) {
@@ -45,13 +51,6 @@ void AppendTextValue(std::string* out, absl::string_view value) {
     absl::StrAppend(out, "\"", absl::CEscape(value), "\"");
   }
 }
-
-void WriteToStderr(const std::string& line) {
-  // One write so lines from different threads never interleave.
-  (void)!write(STDERR_FILENO, line.data(), line.size());
-}
-
-}  // namespace
 
 void SetLogLevel(LogLevel level) {
   g_level.store(static_cast<int>(level), std::memory_order_relaxed);
@@ -77,7 +76,7 @@ std::string FormatLogLine(LogFormat format, LogLevel level, absl::Time time,
     out = absl::StrCat(when, " ", LevelTag(level), " ", msg);
     for (const LogField& field : fields) {
       absl::StrAppend(&out, " ", field.key, "=");
-      AppendTextValue(&out, field.value);
+      AppendTextLogValue(&out, field.value);
     }
   } else {
     out = absl::StrCat("{\"time\":\"", when, "\",\"level\":\"", LevelName(level), "\",\"msg\":");

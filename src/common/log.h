@@ -51,6 +51,11 @@ struct LogField {
 std::string FormatLogLine(LogFormat format, LogLevel level, absl::Time time,
                           absl::string_view msg, absl::Span<const LogField> fields = {});
 
+// Appends a key=value text value: as it is when it reads as one word, else
+// double-quoted and C-escaped (so every byte is printable ASCII). Shared by
+// the text logs and the access log's text format.
+void AppendTextLogValue(std::string* out, absl::string_view value);
+
 // Writes one line to stderr in the process-wide format (thread-safe: one
 // write(2) per line, so lines never interleave). Does not check the level.
 void WriteLogLine(LogLevel level, absl::string_view msg);
