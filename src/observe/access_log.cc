@@ -31,60 +31,73 @@ std::string Seconds(absl::Duration duration) {
   return std::string(buffer, result.ptr);
 }
 
-void JsonField(std::string* out, absl::string_view key, absl::string_view value) {
-  absl::StrAppend(out, ",\"", key, "\":");
-  AppendJsonString(out, value);
+// Calls `writer` for every field of `r`, in the order both formats use:
+// one list of fields for JSON and text alike.
+template <typename Writer>
+void ForEachField(const AccessLogRecord& r, Writer& writer) {
+  writer.String("entry_point", r.entry_point);
+  writer.String("router", r.router);
+  writer.String("service", r.service);
+  writer.String("server", r.server);
+  writer.String("authority", r.authority);
+  writer.String("method", r.method);
+  writer.String("grpc_status", StatusName(r.grpc_status));
+  writer.Number("grpc_code", r.grpc_status);
+  writer.String("grpc_message", r.grpc_message);
+  writer.Duration("duration", r.duration);
+  writer.Duration("time_to_first_byte", r.time_to_first_byte);
+  writer.Number("request_bytes", r.request_bytes);
+  writer.Number("response_bytes", r.response_bytes);
+  writer.Number("retries", r.retries);
+  writer.String("peer", r.peer);
+  writer.String("traceparent", r.traceparent);
+  writer.String("x_request_id", r.x_request_id);
 }
 
-void TextField(std::string* out, absl::string_view key, absl::string_view value) {
-  absl::StrAppend(out, " ", key, "=");
-  AppendTextLogValue(out, value);
-}
+struct JsonWriter {
+  void String(absl::string_view key, absl::string_view value) {
+    absl::StrAppend(out, ",\"", key, "\":");
+    AppendJsonString(out, value);
+  }
+  void Number(absl::string_view key, uint64_t value) {
+    absl::StrAppend(out, ",\"", key, "\":", value);
+  }
+  // "duration_seconds":0.0123, or null when infinite (never happened).
+  void Duration(absl::string_view key, absl::Duration value) {
+    absl::StrAppend(out, ",\"", key, "_seconds\":",
+                    value == absl::InfiniteDuration() ? "null" : Seconds(value));
+  }
+  std::string* out;
+};
+
+struct TextWriter {
+  void String(absl::string_view key, absl::string_view value) {
+    absl::StrAppend(out, " ", key, "=");
+    AppendTextLogValue(out, value);
+  }
+  void Number(absl::string_view key, uint64_t value) {
+    absl::StrAppend(out, " ", key, "=", value);
+  }
+  // duration=12.3ms, or "-" when infinite.
+  void Duration(absl::string_view key, absl::Duration value) {
+    absl::StrAppend(out, " ", key, "=",
+                    value == absl::InfiniteDuration() ? "-" : absl::FormatDuration(value));
+  }
+  std::string* out;
+};
 
 void AppendJson(const AccessLogRecord& r, std::string* out) {
   absl::StrAppend(out, "{\"time\":\"", absl::FormatTime(kTimeFormat, r.start, absl::UTCTimeZone()),
                   "\"");
-  JsonField(out, "entry_point", r.entry_point);
-  JsonField(out, "router", r.router);
-  JsonField(out, "service", r.service);
-  JsonField(out, "server", r.server);
-  JsonField(out, "authority", r.authority);
-  JsonField(out, "method", r.method);
-  JsonField(out, "grpc_status", StatusName(r.grpc_status));
-  absl::StrAppend(out, ",\"grpc_code\":", r.grpc_status);
-  JsonField(out, "grpc_message", r.grpc_message);
-  absl::StrAppend(out, ",\"duration_seconds\":", Seconds(r.duration),
-                  ",\"time_to_first_byte_seconds\":",
-                  r.time_to_first_byte == absl::InfiniteDuration() ? "null"
-                                                                   : Seconds(r.time_to_first_byte),
-                  ",\"request_bytes\":", r.request_bytes, ",\"response_bytes\":", r.response_bytes,
-                  ",\"retries\":", r.retries);
-  JsonField(out, "peer", r.peer);
-  JsonField(out, "traceparent", r.traceparent);
-  JsonField(out, "x_request_id", r.x_request_id);
+  JsonWriter writer{out};
+  ForEachField(r, writer);
   out->push_back('}');
 }
 
 void AppendText(const AccessLogRecord& r, std::string* out) {
   absl::StrAppend(out, "time=", absl::FormatTime(kTimeFormat, r.start, absl::UTCTimeZone()));
-  TextField(out, "entry_point", r.entry_point);
-  TextField(out, "router", r.router);
-  TextField(out, "service", r.service);
-  TextField(out, "server", r.server);
-  TextField(out, "authority", r.authority);
-  TextField(out, "method", r.method);
-  TextField(out, "grpc_status", StatusName(r.grpc_status));
-  absl::StrAppend(out, " grpc_code=", r.grpc_status);
-  TextField(out, "grpc_message", r.grpc_message);
-  absl::StrAppend(out, " duration=", absl::FormatDuration(r.duration), " ttfb=",
-                  r.time_to_first_byte == absl::InfiniteDuration()
-                      ? "-"
-                      : absl::FormatDuration(r.time_to_first_byte),
-                  " request_bytes=", r.request_bytes, " response_bytes=", r.response_bytes,
-                  " retries=", r.retries);
-  TextField(out, "peer", r.peer);
-  TextField(out, "traceparent", r.traceparent);
-  TextField(out, "x_request_id", r.x_request_id);
+  TextWriter writer{out};
+  ForEachField(r, writer);
 }
 
 int OpenForAppend(const std::string& path) {

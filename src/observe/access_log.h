@@ -49,7 +49,7 @@ struct AccessLogRecord {
 std::string FormatJson(const AccessLogRecord& record);
 // The same fields as key=value pairs on one line (values with spaces,
 // quotes or non-ASCII bytes double-quoted and C-escaped; durations as
-// "12.3ms").
+// "12.3ms", "-" for a time_to_first_byte that never came).
 std::string FormatText(const AccessLogRecord& record);
 
 enum class AccessLogFormat {
