@@ -64,8 +64,8 @@ struct JsonWriter {
   }
   // "duration_seconds":0.0123, or null when infinite (never happened).
   void Duration(absl::string_view key, absl::Duration value) {
-    absl::StrAppend(out, ",\"", key, "_seconds\":",
-                    value == absl::InfiniteDuration() ? "null" : Seconds(value));
+    absl::StrAppend(out, ",\"", key,
+                    "_seconds\":", value == absl::InfiniteDuration() ? "null" : Seconds(value));
   }
   std::string* out;
 };
@@ -75,9 +75,7 @@ struct TextWriter {
     absl::StrAppend(out, " ", key, "=");
     AppendTextLogValue(out, value);
   }
-  void Number(absl::string_view key, uint64_t value) {
-    absl::StrAppend(out, " ", key, "=", value);
-  }
+  void Number(absl::string_view key, uint64_t value) { absl::StrAppend(out, " ", key, "=", value); }
   // duration=12.3ms, or "-" when infinite.
   void Duration(absl::string_view key, absl::Duration value) {
     absl::StrAppend(out, " ", key, "=",
@@ -243,8 +241,8 @@ void AccessLog::DrainLocked() {
   if (reopen_.exchange(false, std::memory_order_relaxed) && options_.path != "-") {
     const int fd = OpenForAppend(options_.path);
     if (fd < 0) {
-      STRAIT_LOG_EVERY("", absl::Seconds(10), kError, "access log: cannot reopen ",
-                       options_.path, ": ", std::strerror(errno), "; still writing the old file");
+      STRAIT_LOG_EVERY("", absl::Seconds(10), kError, "access log: cannot reopen ", options_.path,
+                       ": ", std::strerror(errno), "; still writing the old file");
     } else {
       close(fd_);
       fd_ = fd;
@@ -276,8 +274,8 @@ void AccessLog::WriteOut(std::string* buffer, uint64_t* lines) {
     const ssize_t n = write(fd_, buffer->data() + done, buffer->size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      STRAIT_LOG_EVERY("", absl::Seconds(10), kError, "access log: cannot write ",
-                       options_.path, ": ", std::strerror(errno), "; lines lost");
+      STRAIT_LOG_EVERY("", absl::Seconds(10), kError, "access log: cannot write ", options_.path,
+                       ": ", std::strerror(errno), "; lines lost");
       break;
     }
     done += static_cast<size_t>(n);

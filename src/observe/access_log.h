@@ -18,16 +18,16 @@ namespace strait::observe {
 // One finished RPC, as the access log writes it. Empty strings are fields
 // the RPC did not have (no router matched, no traceparent header...).
 struct AccessLogRecord {
-  absl::Time start;             // when its request headers arrived
+  absl::Time start;  // when its request headers arrived
   std::string entry_point;
   std::string router;
   std::string service;
-  std::string server;           // the server URL of the last attempt
-  std::string authority;        // the request's :authority
-  std::string method;           // the full :path, "/pkg.Svc/Method"
-  int grpc_status = 0;          // 0..16, the status the client got
-  std::string grpc_message;     // decoded (not percent-encoded)
-  absl::Duration duration;      // to the end of the stream
+  std::string server;        // the server URL of the last attempt
+  std::string authority;     // the request's :authority
+  std::string method;        // the full :path, "/pkg.Svc/Method"
+  int grpc_status = 0;       // 0..16, the status the client got
+  std::string grpc_message;  // decoded (not percent-encoded)
+  absl::Duration duration;   // to the end of the stream
   // To the response headers; absl::InfiniteDuration() if none were sent
   // upstream's way (written as null / "-").
   absl::Duration time_to_first_byte = absl::InfiniteDuration();
@@ -102,12 +102,12 @@ class AccessLog {
     std::vector<AccessLogRecord> slots_;
     // Sampling in parts per million; credit_ accumulates it.
     const uint32_t rate_ppm_;
-    uint32_t credit_ppm_ = 0;            // worker only
-    uint64_t cached_head_ = 0;           // worker only: head_ as last seen
+    uint32_t credit_ppm_ = 0;   // worker only
+    uint64_t cached_head_ = 0;  // worker only: head_ as last seen
     // Counts of records ever written / ever drained; the ring holds
     // [head_, tail_). Apart, so the two threads do not share a cache line.
-    alignas(64) std::atomic<uint64_t> tail_{0};   // written by the worker
-    alignas(64) std::atomic<uint64_t> head_{0};   // written by the writer
+    alignas(64) std::atomic<uint64_t> tail_{0};     // written by the worker
+    alignas(64) std::atomic<uint64_t> head_{0};     // written by the writer
     alignas(64) std::atomic<uint64_t> dropped_{0};  // written by the worker
   };
 

@@ -100,15 +100,19 @@ std::string FormatSampleValue(double value) {
   }
   char buffer[32];
   // %g-style (as Go's FormatFloat(v, 'g', -1)): "0.0005", not "5e-04".
-  const auto result = std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::general);
+  const auto result =
+      std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::general);
   return std::string(buffer, result.ptr);
 }
 
 absl::string_view Exposition::TypeName(Type type) {
   switch (type) {
-    case Type::kCounter: return "counter";
-    case Type::kGauge: return "gauge";
-    case Type::kHistogram: return "histogram";
+    case Type::kCounter:
+      return "counter";
+    case Type::kGauge:
+      return "gauge";
+    case Type::kHistogram:
+      return "histogram";
   }
   return "untyped";
 }
@@ -156,8 +160,7 @@ Exposition::Series* Exposition::FindSeries(absl::string_view name, absl::string_
   if (it == families_.end()) {
     it = families_.emplace(std::string(name), Family{type, std::string(help), {}}).first;
   } else if (it->second.type != type || it->second.help != help) {
-    Fail(absl::InvalidArgumentError(
-        absl::StrCat(name, ": added again with another type or help")));
+    Fail(absl::InvalidArgumentError(absl::StrCat(name, ": added again with another type or help")));
     return nullptr;
   }
   return &it->second.series[std::move(sorted)];

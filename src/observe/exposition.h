@@ -62,8 +62,8 @@ class Exposition {
   };
   using SortedLabels = std::vector<std::pair<std::string, std::string>>;
   struct Series {
-    double value = 0;                // counters and gauges
-    observe::Histogram histogram;    // histograms
+    double value = 0;              // counters and gauges
+    observe::Histogram histogram;  // histograms
   };
   struct Family {
     Type type;

@@ -19,8 +19,7 @@ class Histogram {
   // Seconds, from 0.5 ms (a fast in-datacenter RPC) to 30 s (a slow batch
   // call); above that only the +Inf bucket and the sum say more.
   static constexpr std::array<double, 15> kBounds = {
-      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-      0.25,   0.5,   1,      2.5,   5,     10,   30};
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
   static constexpr size_t kBucketCount = kBounds.size() + 1;
 
   // O(log 15). A negative or NaN value counts as 0 (a clock that stepped).

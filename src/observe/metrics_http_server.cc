@@ -1,7 +1,6 @@
 #include "observe/metrics_http_server.h"
 
 #include <httplib.h>
-
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -62,7 +61,8 @@ absl::StatusOr<int> MetricsHttpServer::Start(absl::string_view host_port, Render
     }
     if (!text.ok()) {
       response.status = 500;
-      response.set_content(absl::StrCat(text.status().ToString(), "\n"), "text/plain; charset=utf-8");
+      response.set_content(absl::StrCat(text.status().ToString(), "\n"),
+                           "text/plain; charset=utf-8");
       return;
     }
     response.set_content(std::move(*text), kExpositionContentType);
@@ -85,9 +85,9 @@ absl::StatusOr<int> MetricsHttpServer::Start(absl::string_view host_port, Render
   }
   if (!bound) {
     const int error = errno;
-    return absl::UnavailableError(absl::StrCat(
-        "metrics address ", host_port, ": cannot listen",
-        error != 0 ? absl::StrCat(": ", std::strerror(error)) : std::string()));
+    return absl::UnavailableError(
+        absl::StrCat("metrics address ", host_port, ": cannot listen",
+                     error != 0 ? absl::StrCat(": ", std::strerror(error)) : std::string()));
   }
   port_ = port;
   server_ = std::move(server);

@@ -52,11 +52,11 @@ class MetricsHttpServer {
 
  private:
   std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;             // runs server_->listen_after_bind()
+  std::thread thread_;  // runs server_->listen_after_bind()
   std::atomic<bool> listen_returned_{false};
   int port_ = 0;
   Render render_;
-  absl::Mutex render_mu_;          // one render at a time
+  absl::Mutex render_mu_;  // one render at a time
 };
 
 }  // namespace strait::observe

@@ -124,7 +124,8 @@ TEST(AccessLogFormatTest, TextIsKeyValuePairs) {
             "time=2025-12-02T07:40:00.123456Z entry_point=web router=api service=api-svc "
             "server=h2c://10.0.0.1:50051 authority=api.example:8080 "
             "method=\"/pkg.Svc/Say\\\"Hi\\\"\\n\\001\\377\" grpc_status=UNAVAILABLE grpc_code=14 "
-            "grpc_message=\"no healthy server: tab\\t \\303\\251\" duration=12.3ms time_to_first_byte=1.5ms "
+            "grpc_message=\"no healthy server: tab\\t \\303\\251\" duration=12.3ms "
+            "time_to_first_byte=1.5ms "
             "request_bytes=123 response_bytes=4567 retries=2 peer=127.0.0.1:51234 "
             "traceparent=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 "
             "x_request_id=req-1");

@@ -100,20 +100,39 @@ TEST(ExpositionTest, MisuseIsReportedByTake) {
       {"counter without _total", [](Exposition& e) { e.Counter("rpcs", "h", {}, 1); }, "_total"},
       {"gauge with _total", [](Exposition& e) { e.Gauge("x_total", "h", {}, 1); }, "_total"},
       {"bad metric name", [](Exposition& e) { e.Gauge("1x", "h", {}, 1); }, "\"1x\""},
-      {"bad label name", [](Exposition& e) { e.Gauge("x", "h", {{"a-b", "v"}}, 1); }, "\"a-b\""},
-      {"reserved label", [](Exposition& e) { e.Gauge("x", "h", {{"__a", "v"}}, 1); }, "\"__a\""},
-      {"le in histogram", [](Exposition& e) { e.Histogram("x", "h", {{"le", "1"}}, {}); }, "\"le\""},
-      {"label twice", [](Exposition& e) { e.Gauge("x", "h", {{"a", "1"}, {"a", "2"}}, 1); },
+      {"bad label name",
+       [](Exposition& e) {
+         e.Gauge("x", "h", {{"a-b", "v"}}, 1);
+       },
+       "\"a-b\""},
+      {"reserved label",
+       [](Exposition& e) {
+         e.Gauge("x", "h", {{"__a", "v"}}, 1);
+       },
+       "\"__a\""},
+      {"le in histogram",
+       [](Exposition& e) {
+         e.Histogram("x", "h", {{"le", "1"}}, {});
+       },
+       "\"le\""},
+      {"label twice",
+       [](Exposition& e) {
+         e.Gauge("x", "h", {{"a", "1"}, {"a", "2"}}, 1);
+       },
        "twice"},
       {"negative counter", [](Exposition& e) { e.Counter("x_total", "h", {}, -1); }, "cannot"},
-      {"two types", [](Exposition& e) {
+      {"two types",
+       [](Exposition& e) {
          e.Gauge("x", "h", {}, 1);
          e.Histogram("x", "h", {}, {});
-       }, "another type"},
-      {"two helps", [](Exposition& e) {
+       },
+       "another type"},
+      {"two helps",
+       [](Exposition& e) {
          e.Gauge("x", "h", {}, 1);
          e.Gauge("x", "other", {}, 1);
-       }, "another type or help"},
+       },
+       "another type or help"},
   };
   for (const Case& c : cases) {
     Exposition exposition;

@@ -11,13 +11,19 @@ int main() {
   Exposition exposition;
   for (const char* status : {"OK", "NOT_FOUND", "UNAVAILABLE", "DEADLINE_EXCEEDED"}) {
     exposition.Counter("strait_rpcs_total", "RPCs finished, by gRPC status.",
-                       {{"entry_point", "web"}, {"router", "api"}, {"service", "api"},
-                        {"method", "/pkg.Svc/Method"}, {"grpc_status", status}},
+                       {{"entry_point", "web"},
+                        {"router", "api"},
+                        {"service", "api"},
+                        {"method", "/pkg.Svc/Method"},
+                        {"grpc_status", status}},
                        7);
   }
   exposition.Counter("strait_rpcs_total", "RPCs finished, by gRPC status.",
-                     {{"entry_point", "web"}, {"router", "r\"q\\ \n"}, {"service", "s\xFF"},
-                      {"method", "other"}, {"grpc_status", "OK"}},
+                     {{"entry_point", "web"},
+                      {"router", "r\"q\\ \n"},
+                      {"service", "s\xFF"},
+                      {"method", "other"},
+                      {"grpc_status", "OK"}},
                      1);
   Histogram latency;
   for (double seconds : {0.0001, 0.003, 0.2, 7.0, 45.0}) latency.Observe(seconds);
