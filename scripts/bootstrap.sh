@@ -2,6 +2,9 @@
 # Installs every Debian 12 package strait's build, tests and demo need.
 # Idempotent: does nothing when all are present.
 #
+# libcpp-httplib-dev serves /metrics; prometheus ships promtool (and the
+# server the observability integration test scrapes with).
+#
 # The Go packages build the grpc-go interop peers (tests/interop/go) offline.
 # golang-github-golang-protobuf-1-5-dev is named because grpc-go accepts 1.3
 # or 1.5 and apt would pick 1.3, which cannot marshal the messages that
@@ -13,6 +16,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libnghttp2-dev libabsl-dev libssl-dev libyaml-cpp-dev libevent-dev
   libgtest-dev libgmock-dev
+  libcpp-httplib-dev prometheus
   nghttp2-client openssl
   golang-go golang-google-grpc-dev golang-google-protobuf-dev protoc-gen-go protoc-gen-go-grpc
   golang-github-golang-protobuf-1-5-dev
