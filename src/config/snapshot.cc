@@ -10,6 +10,7 @@
 #include "config/client_tls.h"
 #include "config/validate.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "router/rule.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "net/socket.h"
 #include "upstream/conn_pool.h"
@@ -344,7 +345,12 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Compile(
   for (size_t i = 0; i < targets.size(); ++i) *target_slots[i] = std::move(healths[i]);
   for (const auto& [name, router] : config.routers()) {
     if (router.has_timeout()) snapshot->router_timeouts_[name] = ToDuration(router.timeout());
+    // Validated: the rule parses.
+    if (absl::StatusOr<router::Rule> rule = router::Rule::Parse(router.rule()); rule.ok()) {
+      for (std::string& path : rule->ExactPaths()) snapshot->named_methods_.insert(std::move(path));
+    }
   }
+  snapshot->all_method_labels_ = config.metrics().method_labels() == "all";
   return std::shared_ptr<const Snapshot>(std::move(snapshot));
 }
 

@@ -6,10 +6,11 @@
 #include <optional>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "balance/plan.h"
 #include "h2/grpc.h"
@@ -137,6 +138,13 @@ class Snapshot {
   const ServiceEntry* service(absl::string_view name) const;
   // The router's `timeout`, zero if none.
   absl::Duration router_timeout(absl::string_view router) const;
+  // The metrics' `method` label for a request to `path`: the path itself
+  // when a router's rule names it exactly (or metrics.methodLabels is
+  // "all"), else "other".
+  absl::string_view MethodLabel(absl::string_view path) const {
+    if (all_method_labels_ || named_methods_.contains(path)) return path;
+    return "other";
+  }
   const std::map<std::string, EntryPointEntry, std::less<>>& entry_points() const {
     return entry_points_;
   }
@@ -151,6 +159,8 @@ class Snapshot {
   std::map<std::string, EntryPointEntry, std::less<>> entry_points_;
   std::map<std::string, ServiceEntry, std::less<>> services_;
   std::map<std::string, absl::Duration, std::less<>> router_timeouts_;
+  absl::flat_hash_set<std::string> named_methods_;
+  bool all_method_labels_ = false;
 };
 
 }  // namespace strait::config

@@ -457,6 +457,18 @@ absl::Status ValidateConfig(const v1::Config& config) {
     CheckHttp2(p, path + ".http2", transport->http2());
     CheckClientTls(p, path, *transport);
   }
+
+  const std::string& labels = config.metrics().method_labels();
+  if (!labels.empty() && labels != "named" && labels != "all") {
+    p.Add("metrics.methodLabels", absl::StrCat("must be \"named\" or \"all\", not \"", labels, "\""));
+  }
+  const v1::AccessLog& log = config.access_log();
+  if (!log.format().empty() && log.format() != "json" && log.format() != "text") {
+    p.Add("accessLog.format", absl::StrCat("must be \"json\" or \"text\", not \"", log.format(), "\""));
+  }
+  if (!(log.sampling() >= 0 && log.sampling() <= 1)) {
+    p.Add("accessLog.sampling", absl::StrCat("must be in (0, 1] (0: every RPC), not ", log.sampling()));
+  }
   return p.ToStatus();
 }
 

@@ -37,6 +37,7 @@ SocketSession::SocketSession(event::Dispatcher& dispatcher,
                        }),
       keepalive_timer_(dispatcher, [this] { OnKeepaliveTimer(); }),
       ping_ack_timer_(dispatcher, [this] {
+        ping_timed_out_ = true;
         Close(absl::StrCat("no PING answer within ", absl::FormatDuration(keepalive_timeout_)));
       }) {}
 

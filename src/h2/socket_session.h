@@ -90,6 +90,8 @@ class SocketSession {
   // The session failed because the peer let too many ACKs pile up unread
   // (NGHTTP2_ERR_FLOODED); GOAWAY(ENHANCE_YOUR_CALM) was queued.
   bool flooded() const { return flooded_; }
+  // The connection was closed because a keepalive PING went unanswered.
+  bool ping_timed_out() const { return ping_timed_out_; }
 
  private:
   void OnReady(uint32_t ready);
@@ -113,6 +115,7 @@ class SocketSession {
   bool handshaking_ = true;  // until the transport's Handshake() said kOk
   bool closed_ = false;
   bool flooded_ = false;
+  bool ping_timed_out_ = false;
   nghttp2_session* session_ = nullptr;
   std::function<void()> on_connected_;
   CloseCallback on_close_;

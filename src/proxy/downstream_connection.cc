@@ -29,6 +29,8 @@ DownstreamConnection::DownstreamConnection(ProxyContext& context,
                                            ClosedCallback on_closed)
     : context_(context),
       entry_point_(entry_point.name),
+      counters_(context.counters().entry_points[entry_point.name]),
+      tls_(entry_point.tls != nullptr),
       limits_(entry_point.http2),
       peer_(peer.ToString()),
       peer_ip_(peer.IpString()),
@@ -50,9 +52,11 @@ DownstreamConnection::DownstreamConnection(ProxyContext& context,
   io_.set_write_stall_timeout(entry_point.write_stall_timeout);
   io_.set_keepalive(entry_point.keep_alive_time, entry_point.keep_alive_timeout);
   if (entry_point.tls != nullptr) io_.set_handshake_timeout(entry_point.handshake_timeout);
+  ++counters_.connections_accepted;
+  ++counters_.connections_open;
 }
 
-DownstreamConnection::~DownstreamConnection() = default;
+DownstreamConnection::~DownstreamConnection() { --counters_.connections_open; }
 
 void DownstreamConnection::Start() {
   nghttp2_option* option = h2::NewSessionOption(limits_, h2::Side::kDownstream);
@@ -83,8 +87,10 @@ void DownstreamConnection::OnClosed(absl::string_view reason) {
   STRAIT_LOG(kDebug, "client ", peer_, " closed: ", reason);
   if (io_.flooded()) {
     STRAIT_LOG(kWarn, "client ", peer_, ": left too many ACKs unread: GOAWAY(ENHANCE_YOUR_CALM)");
-    ++context_.counters().abuse_goaways["control_frame_flood"];
+    ++counters_.abuse_goaways["control_frame_flood"];
   }
+  if (tls_ && io_.handshaking()) ++counters_.tls_handshake_failures;
+  if (io_.ping_timed_out()) ++counters_.ping_timeouts;
   for (auto& [id, stream] : streams_) {
     stream->OnDownstreamClose(NGHTTP2_CANCEL);
     context_.dispatcher().DeferredDelete(std::move(stream));
@@ -167,7 +173,7 @@ void DownstreamConnection::Terminate(h2::FloodGuard::Offence offence) {
   const char* name = h2::FloodGuard::OffenceName(offence);
   STRAIT_LOG(kWarn, "client ", peer_, ": ", name, " (", flood_guard_.streams(),
              " streams): GOAWAY(ENHANCE_YOUR_CALM)");
-  ++context_.counters().abuse_goaways[name];
+  ++counters_.abuse_goaways[name];
   nghttp2_session_terminate_session(io_.session(), NGHTTP2_ENHANCE_YOUR_CALM);
   io_.ScheduleFlush();
 }

@@ -45,6 +45,8 @@ class DownstreamConnection : public event::Deletable {
   // For ProxyStream.
   ProxyContext& context() { return context_; }
   const std::string& entry_point() const { return entry_point_; }
+  // The client's address ("127.0.0.1:51234", "[::1]:51234").
+  const std::string& peer() const { return peer_; }
   // The client's IP address ("127.0.0.1", "::1"), for x-forwarded-for.
   const std::string& peer_ip() const { return peer_ip_; }
   // "https" on a TLS entry point, else "http": :scheme and x-forwarded-proto.
@@ -102,6 +104,9 @@ class DownstreamConnection : public event::Deletable {
 
   ProxyContext& context_;
   const std::string entry_point_;
+  // This worker's counters of the entry point (ProxyCounters::entry_points).
+  EntryPointCounters& counters_;
+  const bool tls_;
   const h2::Http2Limits limits_;
   const std::string peer_;     // "ip:port" of the client, for logs
   const std::string peer_ip_;  // the client's address without port

@@ -118,6 +118,11 @@ void ProxyContext::AddTotals(ServerTotals& sum) const {
     }
   }
   pools_.AddOpenConnections(sum.connections_by_address);
+  for (const auto& [url, c] : pools_.counters()) {
+    upstream::UpstreamCounters& total = sum.connection_failures_by_url[url];
+    total.connect_failures += c.connect_failures;
+    total.ping_timeouts += c.ping_timeouts;
+  }
 }
 
 void ProxyContext::AddMirror(std::unique_ptr<MirrorStream> mirror) {

@@ -18,7 +18,9 @@
 #include "config/snapshot.h"
 #include "event/dispatcher.h"
 #include "h2/grpc.h"
+#include "observe/access_log.h"
 #include "proxy/proxy_counters.h"
+#include "proxy/rpc_stats.h"
 #include "upstream/conn_pool.h"
 
 namespace strait::proxy {
@@ -57,6 +59,8 @@ struct ServerTotals {
   // Open (connected) upstream connections by server address
   // (net::SocketAddress::ToString()), over every transport.
   absl::flat_hash_map<std::string, uint32_t> connections_by_address;
+  // Connection failures by server URL (over every transport).
+  absl::flat_hash_map<std::string, upstream::UpstreamCounters> connection_failures_by_url;
 };
 
 // What one worker's proxy objects share: the loop, the running snapshot, the
@@ -74,6 +78,11 @@ class ProxyContext {
   event::Dispatcher& dispatcher() { return dispatcher_; }
   upstream::PoolSet& pools() { return pools_; }
   ProxyCounters& counters() { return counters_; }
+  RpcStatsTable& rpc_stats() { return rpc_stats_; }
+  // This worker's access log buffer; null when the access log is off.
+  observe::AccessLog::Producer* access_log() const { return access_log_; }
+  void set_access_log(observe::AccessLog::Producer* producer) { access_log_ = producer; }
+  const RpcStatsTable& rpc_stats() const { return rpc_stats_; }
   const std::shared_ptr<const config::Snapshot>& snapshot() const { return snapshot_; }
 
   // New streams use `snapshot` from now on; streams already running keep
@@ -133,6 +142,8 @@ class ProxyContext {
   event::Dispatcher& dispatcher_;
   upstream::PoolSet pools_;
   ProxyCounters counters_;
+  RpcStatsTable rpc_stats_;
+  observe::AccessLog::Producer* access_log_ = nullptr;
   std::shared_ptr<const config::Snapshot> snapshot_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<ServiceState>> services_;
   // By server URL; node-based: streams hold pointers into it. An entry goes

@@ -7,13 +7,38 @@
 
 namespace strait::proxy {
 
+// What one worker counts for one entry point (by name).
+struct EntryPointCounters {
+  uint64_t connections_accepted = 0;
+  // Gauge: client connections open now.
+  uint64_t connections_open = 0;
+  // Client connections closed before their TLS handshake finished (a bad
+  // or absent certificate, no h2 in ALPN, the handshake timeout, a client
+  // that went away).
+  uint64_t tls_handshake_failures = 0;
+  // Client connections closed because a keepalive PING went unanswered.
+  uint64_t ping_timeouts = 0;
+  // Client connections strait ended with a GOAWAY for abuse, by the name of
+  // the budget they broke (h2::FloodGuard::OffenceName).
+  std::map<std::string, uint64_t> abuse_goaways;
+
+  void Add(const EntryPointCounters& other) {
+    connections_accepted += other.connections_accepted;
+    connections_open += other.connections_open;
+    tls_handshake_failures += other.tls_handshake_failures;
+    ping_timeouts += other.ping_timeouts;
+    for (const auto& [name, n] : other.abuse_goaways) abuse_goaways[name] += n;
+  }
+};
+
 // What one worker's proxy objects count: plain integers in the worker's
 // ProxyContext, touched only on its loop thread (no atomics on the hot
 // path), summed over the workers when someone asks (Server::Stats).
 struct ProxyCounters {
+  // By entry point name. std::map: a connection keeps a pointer to its own.
+  std::map<std::string, EntryPointCounters> entry_points;
+  // Over every entry point (Total()).
   uint64_t connections_accepted = 0;
-  // Client connections strait ended with a GOAWAY for abuse, by the name of
-  // the budget they broke (h2::FloodGuard::OffenceName).
   std::map<std::string, uint64_t> abuse_goaways;
   // Response streams reset because the client's window stayed at zero for
   // streamStallTimeout.
@@ -42,7 +67,18 @@ struct ProxyCounters {
   // Gauge: mirror copies alive now.
   uint64_t mirror_copies_live = 0;
 
+  // Sets the totals over every entry point from entry_points.
+  void Total() {
+    connections_accepted = 0;
+    abuse_goaways.clear();
+    for (const auto& [name, ep] : entry_points) {
+      connections_accepted += ep.connections_accepted;
+      for (const auto& [budget, n] : ep.abuse_goaways) abuse_goaways[budget] += n;
+    }
+  }
+
   void Add(const ProxyCounters& other) {
+    for (const auto& [name, ep] : other.entry_points) entry_points[name].Add(ep);
     connections_accepted += other.connections_accepted;
     for (const auto& [name, n] : other.abuse_goaways) abuse_goaways[name] += n;
     stalled_streams_reset += other.stalled_streams_reset;

@@ -1,5 +1,7 @@
 #include "proxy/proxy_stream.h"
 
+#include "observe/access_log.h"
+
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
@@ -97,23 +99,26 @@ void ProxyStream::OnRequestHeadersDone(bool end_stream) {
 }
 
 void ProxyStream::Start() {
+  static const std::string kEmpty;
+  const std::string* path = FindHeader(request_headers_, ":path");
+  const std::string& path_ref = path ? *path : kEmpty;
   if (oversized_headers_) {
+    CountStart(nullptr, path_ref);
     FinishWithStatus(h2::GrpcStatus::kResourceExhausted,
                      absl::StrCat("request header list of at least ", request_header_bytes_,
                                   " bytes exceeds the entry point's maxHeaderListSize"));
     return;
   }
-  static const std::string kEmpty;
-  const std::string* path = FindHeader(request_headers_, ":path");
   const std::string* authority = FindHeader(request_headers_, ":authority");
   if (authority == nullptr) authority = FindHeader(request_headers_, "host");
-  const std::string& path_ref = path ? *path : kEmpty;
 
   const config::EntryPointEntry* ep = snapshot_->entry_point(downstream_.entry_point());
   const router::Route* route =
       ep == nullptr ? nullptr
                     : ep->routes.Match(router::RequestView{
                           path_ref, authority ? *authority : kEmpty, &request_headers_});
+  CountStart(route, path_ref);
+  route_ = route;
   if (route == nullptr) {
     FinishWithStatus(h2::GrpcStatus::kUnimplemented,
                      absl::StrCat("no route for ", path_ref, " on entry point ",
@@ -284,6 +289,7 @@ HeaderList ProxyStream::RequestHeaders(bool* end_stream) {
 }
 
 void ProxyStream::OnRequestData(const uint8_t* data, size_t length) {
+  request_bytes_ += length;
   // Mirrors get the client's request whatever becomes of the main attempt.
   for (uint64_t id : mirrors_) {
     if (MirrorStream* mirror = downstream_.context().mirror(id)) {
@@ -323,6 +329,67 @@ void ProxyStream::OnDownstreamClose(uint32_t error_code) {
   discarding_request_ = true;
   DetachUpstream(NGHTTP2_CANCEL);
   response_state_ = ResponseState::kFinished;
+  CountEnd();
+}
+
+void ProxyStream::CountStart(const router::Route* route, absl::string_view path) {
+  static const std::string kNone;
+  rpc_stats_ = &downstream_.context().rpc_stats().Get(
+      downstream_.entry_point(), route ? route->router_name : kNone,
+      route ? route->service_name : kNone, snapshot_->MethodLabel(path));
+  ++rpc_stats_->active;
+}
+
+void ProxyStream::NoteClientStatus(const HeaderList* status_headers) {
+  if (client_status_.has_value()) return;
+  const std::string* status =
+      status_headers ? FindHeader(*status_headers, "grpc-status") : nullptr;
+  client_status_ = status ? h2::ParseGrpcStatus(*status) : h2::GrpcStatus::kUnknown;
+  if (status_headers != nullptr && downstream_.context().access_log() != nullptr) {
+    if (const std::string* message = FindHeader(*status_headers, "grpc-message")) {
+      client_message_ = h2::PercentDecodeGrpcMessage(*message);
+    }
+  }
+}
+
+void ProxyStream::CountEnd() {
+  if (rpc_stats_ == nullptr) return;
+  RpcStats& stats = *std::exchange(rpc_stats_, nullptr);
+  // No status reached the client: it reset the stream (or strait did).
+  h2::GrpcStatus status = client_status_.value_or(h2::GrpcStatus::kCancelled);
+  absl::Duration duration = downstream_.context().dispatcher().Now() - started_;
+  --stats.active;
+  ++stats.finished[static_cast<int>(status)];
+  stats.duration_seconds.Observe(duration);
+  if (headers_sent_ != absl::InfinitePast()) stats.headers_seconds.Observe(headers_sent_ - started_);
+  stats.request_bytes += request_bytes_;
+  stats.response_bytes += response_bytes_;
+  observe::AccessLog::Producer* log = downstream_.context().access_log();
+  if (log == nullptr || !log->Sample()) return;
+  auto header = [&](absl::string_view name) -> std::string {
+    const std::string* value = FindHeader(request_headers_, name);
+    return value ? *value : std::string();
+  };
+  observe::AccessLogRecord record{
+      .start = absl::Now() - duration,
+      .entry_point = downstream_.entry_point(),
+      .server = backend_ ? backend_->url : std::string(),
+      .authority = header(":authority"),
+      .method = header(":path"),
+      .grpc_status = static_cast<int>(status),
+      .grpc_message = std::move(client_message_),
+      .duration = duration,
+      .request_bytes = request_bytes_,
+      .response_bytes = response_bytes_,
+      .retries = std::max(attempts_ - 1, 0),
+      .peer = downstream_.peer(),
+      .traceparent = header("traceparent"),
+      .x_request_id = header("x-request-id"),
+  };
+  if (routed_ != nullptr) record.service = routed_->name;
+  if (route_ != nullptr) record.router = route_->router_name;
+  if (headers_sent_ != absl::InfinitePast()) record.time_to_first_byte = headers_sent_ - started_;
+  log->Write(std::move(record));
 }
 
 ssize_t ProxyStream::ReadResponseBody(size_t length, uint32_t* data_flags) {
@@ -332,7 +399,10 @@ ssize_t ProxyStream::ReadResponseBody(size_t length, uint32_t* data_flags) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF;
     if (!trailers_.empty()) {
       *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      NoteClientStatus(&trailers_);
       downstream_.SubmitTrailer(stream_id_, trailers_);
+    } else {
+      NoteClientStatus(nullptr);  // END_STREAM on DATA: no status (UNKNOWN)
     }
     response_state_ = ResponseState::kFinished;
     return static_cast<ssize_t>(n);
@@ -503,6 +573,8 @@ void ProxyStream::OnResponseHeadersDone(upstream::HeaderBlock block, bool end_st
 }
 
 void ProxyStream::SubmitResponseHeaders(bool end_stream) {
+  headers_sent_ = downstream_.context().dispatcher().Now();
+  if (end_stream) NoteClientStatus(&response_headers_);  // trailers-only
   response_state_ = end_stream ? ResponseState::kFinished : ResponseState::kStreaming;
   if (downstream_.SubmitResponse(stream_id_, response_headers_, end_stream) != 0) {
     response_state_ = ResponseState::kFinished;
@@ -517,6 +589,7 @@ void ProxyStream::OnResponseData(const uint8_t* data, size_t length) {
     return;
   }
   to_downstream_.Append(data, length);
+  response_bytes_ += length;
   uncredited_response_ += length;
   ResumeDownstream();
   WatchForStall();
@@ -558,6 +631,7 @@ void ProxyStream::OnUpstreamClose(uint32_t error_code) {
     FinishWithStatus(h2::StatusForRstCode(error_code), message);
   } else if (error_code == NGHTTP2_REFUSED_STREAM) {
     // Refused (or above a GOAWAY's last stream id): never processed.
+    if (rpc_stats_ != nullptr) ++rpc_stats_->retries[static_cast<int>(RetryReason::kTransparent)];
     FailAttempt(Failure::kRefused, h2::GrpcStatus::kUnavailable, message);
   } else {
     FailAttempt(Failure::kRetryable, h2::StatusForRstCode(error_code), message);
@@ -632,7 +706,12 @@ void ProxyStream::FailAttempt(Failure failure, h2::GrpcStatus status,
   replay_.Clear();
   response_headers_.clear();
   trailers_.clear();
-  if (failure == Failure::kNeverSent || failure == Failure::kRefused) {
+  RetryReason reason = failure == Failure::kNeverSent || failure == Failure::kRefused
+                           ? RetryReason::kTransparent
+                       : failure == Failure::kPerTryTimeout ? RetryReason::kPerTryTimeout
+                                                            : RetryReason::kStatus;
+  if (rpc_stats_ != nullptr) ++rpc_stats_->retries[static_cast<int>(reason)];
+  if (reason == RetryReason::kTransparent) {
     ++transparent_retries_;
     StartAttempt();
   } else {

@@ -17,6 +17,8 @@
 #include "event/dispatcher.h"
 #include "h2/grpc.h"
 #include "proxy/proxy_context.h"
+#include "proxy/rpc_stats.h"
+#include "router/route_table.h"
 #include "upstream/conn_pool.h"
 #include "upstream/stream_handler.h"
 #include "upstream/upstream_connection.h"
@@ -163,6 +165,17 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   // window at zero: reset both halves.
   void OnClientStalled();
   std::string ServiceLabel() const;
+  // Metrics: the RPC runs (once its request headers are in), under the
+  // labels of `route` (null: no router took it) and the method label of
+  // `path`; and it ended (its client's stream closed), with the status its
+  // client got (CANCELLED if none) and, when the access log samples it, a
+  // line there.
+  void CountStart(const router::Route* route, absl::string_view path);
+  void CountEnd();
+  // The first status sent to the client is the RPC's: from `status_headers`
+  // (trailers, or a trailers-only response's headers), UNKNOWN if null or
+  // without grpc-status.
+  void NoteClientStatus(const HeaderList* status_headers);
 
   DownstreamConnection& downstream_;
   const int32_t stream_id_;
@@ -170,6 +183,7 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   std::shared_ptr<const config::Snapshot> snapshot_;
   // The service the route named (in snapshot_), and the load balancer this
   // attempt resolved it to (itself, or one below a composite).
+  const router::Route* route_ = nullptr;  // in snapshot_; null: not routed (yet)
   const config::ServiceEntry* routed_ = nullptr;
   const config::ServiceEntry* service_ = nullptr;
   const upstream::Backend* backend_ = nullptr;     // in snapshot_, this attempt's
@@ -180,6 +194,15 @@ class ProxyStream : public upstream::StreamHandler, public event::Deletable {
   // How this attempt ended, once known (see NoteAttemptStatus).
   std::optional<h2::GrpcStatus> attempt_status_;
   absl::Time started_;
+  // Metrics (CountStart .. CountEnd): this RPC's entry on this worker while
+  // it runs, when its response headers left (InfinitePast: not yet), the
+  // status its client got, and the message bytes each way.
+  RpcStats* rpc_stats_ = nullptr;
+  absl::Time headers_sent_ = absl::InfinitePast();
+  std::optional<h2::GrpcStatus> client_status_;
+  std::string client_message_;  // only kept for the access log
+  uint64_t request_bytes_ = 0;
+  uint64_t response_bytes_ = 0;
   std::optional<absl::Duration> timeout_;  // min(grpc-timeout, router timeout)
 
   HeaderList request_headers_;

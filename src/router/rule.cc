@@ -174,4 +174,12 @@ bool Rule::Matches(const RequestView& request) const {
   return true;
 }
 
+std::vector<std::string> Rule::ExactPaths() const {
+  std::vector<std::string> out;
+  for (const Matcher& m : matchers_) {
+    if (m.kind == Matcher::Kind::kPath) out.push_back(m.a);
+  }
+  return out;
+}
+
 }  // namespace strait::router

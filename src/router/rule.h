@@ -24,6 +24,9 @@ class Rule {
   // Parses `text`; errors say what is wrong and at which offset.
   static absl::StatusOr<Rule> Parse(absl::string_view text);
   bool Matches(const RequestView& request) const;
+  // The paths the rule matches exactly (GRPCMethod, Path): the gRPC methods
+  // it names, for the metrics' bounded `method` label.
+  std::vector<std::string> ExactPaths() const;
 
  private:
   struct Matcher {

@@ -21,6 +21,7 @@
 #include "event/dispatcher.h"
 #include "health/health_store.h"
 #include "net/socket.h"
+#include "observe/access_log.h"
 #include "server/worker.h"
 
 namespace strait::server {
@@ -95,10 +96,23 @@ class Server::Impl {
 
   absl::Status Start() {
     absl::MutexLock control(&control_mu_);
+    std::shared_ptr<const config::Snapshot> snapshot = current();
+    const config::v1::AccessLog& log = snapshot->config().access_log();
+    if (access_log_ == nullptr && !log.path().empty()) {
+      absl::StatusOr<std::unique_ptr<observe::AccessLog>> opened =
+          observe::AccessLog::Open(observe::AccessLog::Options{
+              .path = log.path(),
+              .format = log.format() == "text" ? observe::AccessLogFormat::kText
+                                               : observe::AccessLogFormat::kJson,
+              .sampling = log.sampling() > 0 ? log.sampling() : 1.0,
+          });
+      if (!opened.ok()) return opened.status();
+      access_log_ = std::move(*opened);
+    }
     for (int i = 0; i < worker_count_; ++i) {
       workers_.push_back(std::make_unique<Worker>(i));
+      if (access_log_ != nullptr) workers_.back()->SetAccessLog(access_log_->AddProducer());
     }
-    std::shared_ptr<const config::Snapshot> snapshot = current();
     std::vector<BoundEntryPoint> bound;
     for (const auto& [name, ep] : snapshot->config().entry_points()) {
       absl::StatusOr<BoundEntryPoint> b = Bind(name, ep.address(), worker_count_);
@@ -202,6 +216,22 @@ class Server::Impl {
     return sum;
   }
 
+  proxy::RpcStatsTable RpcStats() {
+    absl::MutexLock control(&control_mu_);
+    proxy::RpcStatsTable sum;
+    for (auto& worker : workers_) worker->AddRpcStats(sum);
+    finished_rpc_stats_.AddTo(sum);
+    return sum;
+  }
+
+  void ReopenAccessLog() {
+    if (observe::AccessLog* log = access_log_.get()) log->Reopen();
+  }
+  uint64_t access_log_dropped() const {
+    observe::AccessLog* log = access_log_.get();
+    return log != nullptr ? log->dropped() : 0;
+  }
+
   std::optional<ServerHealthView> Health(absl::string_view service, absl::string_view url) {
     std::shared_ptr<const config::Snapshot> snapshot = current();
     const config::ServiceEntry* entry = snapshot->service(service);
@@ -246,6 +276,7 @@ class Server::Impl {
             .ejected = h.ejected(monotonic_now),
             .ejections = static_cast<uint32_t>(h.ejections()),
             .drained = h.drained(),
+            .health_flips = static_cast<uint32_t>(h.flips()),
         };
         if (absl::Time until = h.ejected_until(); until != absl::InfinitePast()) {
           status.ejected_until = wall_now + (until - monotonic_now);
@@ -257,6 +288,11 @@ class Server::Impl {
         if (auto it = totals.connections_by_address.find(backend.address.ToString());
             it != totals.connections_by_address.end()) {
           status.connections = it->second;
+        }
+        if (auto it = totals.connection_failures_by_url.find(backend.url);
+            it != totals.connection_failures_by_url.end()) {
+          status.connect_failures = it->second.connect_failures;
+          status.ping_timeouts = it->second.ping_timeouts;
         }
         out.push_back(std::move(status));
       }
@@ -320,7 +356,10 @@ class Server::Impl {
     for (auto& worker : workers_) worker->PostDrain();
     for (auto& worker : workers_) worker->Join();
     finished_.emplace_back();
-    for (auto& worker : workers_) worker->AddCounters(finished_.back());
+    for (auto& worker : workers_) {
+      worker->AddCounters(finished_.back());
+      worker->AddRpcStats(finished_rpc_stats_);
+    }
     workers_.clear();
   }
 
@@ -433,6 +472,11 @@ class Server::Impl {
   std::vector<std::unique_ptr<Worker>> workers_ ABSL_GUARDED_BY(control_mu_);
   std::vector<proxy::ProxyCounters> finished_  // of workers already shut down
       ABSL_GUARDED_BY(control_mu_);
+  proxy::RpcStatsTable finished_rpc_stats_ ABSL_GUARDED_BY(control_mu_);
+  // Opened by the first Start() when the config has accessLog.path; never
+  // replaced after (so ReopenAccessLog may read it from a signal handler),
+  // destroyed after the workers (their producers are its own).
+  std::unique_ptr<observe::AccessLog> access_log_;
   bool started_ ABSL_GUARDED_BY(control_mu_) = false;
   // What other threads read while a reload runs (port(), Health()).
   mutable absl::Mutex mu_;
@@ -465,6 +509,9 @@ absl::Status Server::Start() { return impl_->Start(); }
 int Server::port(absl::string_view entry_point) const { return impl_->port(entry_point); }
 absl::Status Server::Reload(const config::v1::Config& config) { return impl_->Reload(config); }
 proxy::ProxyCounters Server::Stats() { return impl_->Stats(); }
+proxy::RpcStatsTable Server::RpcStats() { return impl_->RpcStats(); }
+void Server::ReopenAccessLog() { impl_->ReopenAccessLog(); }
+uint64_t Server::access_log_dropped() const { return impl_->access_log_dropped(); }
 std::optional<ServerHealthView> Server::Health(absl::string_view service,
                                                absl::string_view url) {
   return impl_->Health(service, url);

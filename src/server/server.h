@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "health/health_event.h"
 #include "proxy/proxy_counters.h"
+#include "proxy/rpc_stats.h"
 #include "strait/config/v1/config.pb.h"
 
 namespace strait::server {
@@ -54,6 +55,12 @@ struct ServerStatus {
   // counted.
   std::array<uint64_t, 17> rpcs_by_status{};  // index = grpc status code
   uint32_t connections = 0;                   // open upstream connections, all workers
+  // Connections to it that failed before they were ready, and that were
+  // closed for an unanswered keepalive PING (all workers, all transports).
+  uint64_t connect_failures = 0;
+  uint64_t ping_timeouts = 0;
+  // Times the active health check flipped it (up to down or back).
+  uint32_t health_flips = 0;
 };
 
 // What Server::SetDrained did.
@@ -100,6 +107,14 @@ class Server {
   // The counters of every worker, summed. Blocks until each worker's loop
   // has answered (briefly: one loop turn each), and while a Reload runs.
   proxy::ProxyCounters Stats();
+  // Every worker's RPC counts by entry point, router, service and method,
+  // summed (blocks one loop turn per worker).
+  proxy::RpcStatsTable RpcStats();
+  // Access log (accessLog in the config at Start): reopen its file at the
+  // writer's next turn (SIGUSR1, after logrotate moved it); async-signal-
+  // safe. Lines dropped because a worker's buffer was full; 0 when off.
+  void ReopenAccessLog();
+  uint64_t access_log_dropped() const;
   // The health of server `url` of `service` in the running configuration;
   // nullopt if the service does not list it.
   std::optional<ServerHealthView> Health(absl::string_view service, absl::string_view url);

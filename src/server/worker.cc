@@ -87,12 +87,17 @@ void Worker::AddCounters(proxy::ProxyCounters& sum) {
   RunOnLoop([&] {
     context_.counters().pools = context_.pools().size();
     context_.counters().upstream_connections = context_.pools().connection_count();
+    context_.counters().Total();
     sum.Add(context_.counters());
   });
 }
 
 void Worker::AddServerTotals(proxy::ServerTotals& sum) {
   RunOnLoop([&] { context_.AddTotals(sum); });
+}
+
+void Worker::AddRpcStats(proxy::RpcStatsTable& sum) {
+  RunOnLoop([&] { context_.rpc_stats().AddTo(sum); });
 }
 
 void Worker::Join() {
@@ -111,7 +116,6 @@ void Worker::OnAccept(const std::string& entry_point, int fd,
       [this](proxy::DownstreamConnection* c) { OnConnectionClosed(c); });
   proxy::DownstreamConnection* raw = connection.get();
   connections_.emplace(raw, std::move(connection));
-  ++context_.counters().connections_accepted;
   raw->Start();
 }
 

@@ -56,6 +56,13 @@ class Worker {
   // Thread-safe: the same for this worker's server loads and upstream
   // connections (proxy::ProxyContext::AddTotals).
   void AddServerTotals(proxy::ServerTotals& sum);
+  // Thread-safe: the same for this worker's RPC counts.
+  void AddRpcStats(proxy::RpcStatsTable& sum);
+  // Before Start(): finished RPCs go to `producer` (this worker's buffer of
+  // the access log, which outlives the worker).
+  void SetAccessLog(observe::AccessLog::Producer* producer) {
+    context_.set_access_log(producer);
+  }
   void Join();
 
  private:

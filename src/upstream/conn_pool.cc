@@ -130,6 +130,10 @@ void ConnPool::OnConnectionClosed(UpstreamConnection* connection,
   if (it == connections_.end()) return;
   // A retired connection closing is no dial failure, whatever its state.
   bool was_ready = connection->ready() || connection->retired();
+  if (counters_ != nullptr) {
+    if (!was_ready) ++counters_->connect_failures;
+    if (connection->ping_timed_out()) ++counters_->ping_timeouts;
+  }
   // We are inside the connection's own call stack: free it next turn.
   dispatcher_.DeferredDelete(std::move(*it));
   connections_.erase(it);
@@ -224,6 +228,7 @@ ConnPool& PoolSet::Get(const std::string& key, const TransportSettings& transpor
     pool = std::make_unique<ConnPool>(dispatcher_, backend, transport,
                                       [this] { evict_retired_.Schedule(); });
     if (live_keys_.has_value() && !live_keys_->contains(key)) pool->SetRetired(true);
+    pool->set_counters(&counters_[backend.url]);
   }
   return *pool;
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -25,6 +26,16 @@ namespace strait::upstream {
 // running snapshot no longer uses is retired (SetRetired): its connections
 // close as their last streams end. Owned by the worker's PoolSet;
 // loop-thread-only.
+// What a worker counts of its connections to one server (by URL), over
+// every pool (transport) and across pools evicted and made again.
+struct UpstreamCounters {
+  // Connections that closed before they were ready (TCP connect, TLS
+  // handshake or peer verification failed, no SETTINGS in time).
+  uint64_t connect_failures = 0;
+  // Connections closed because a keepalive PING went unanswered.
+  uint64_t ping_timeouts = 0;
+};
+
 class ConnPool : public UpstreamConnection::Owner {
  public:
   // `on_retired_idle` (may be empty) runs whenever the pool is retired and
@@ -35,6 +46,8 @@ class ConnPool : public UpstreamConnection::Owner {
   ~ConnPool() override;
   ConnPool(const ConnPool&) = delete;
   ConnPool& operator=(const ConnPool&) = delete;
+  // Where connection failures are counted (may stay null: not counted).
+  void set_counters(UpstreamCounters* counters) { counters_ = counters; }
 
   // Opens a stream for `handler` now (handler->OnUpstreamOpened runs before
   // this returns) or queues it (it runs later, or OnUpstreamFailure with
@@ -106,6 +119,7 @@ class ConnPool : public UpstreamConnection::Owner {
   absl::Time redial_after_ = absl::InfinitePast();
   bool retired_ = false;
   std::function<void()> on_retired_idle_;
+  UpstreamCounters* counters_ = nullptr;
 };
 
 // The key of the pool for `backend` over `transport`: the same for equal
@@ -142,6 +156,10 @@ class PoolSet {
   // Adds each pool's open connections to its server address's count
   // (net::SocketAddress::ToString()).
   void AddOpenConnections(absl::flat_hash_map<std::string, uint32_t>& by_address) const;
+  // By server URL, kept for as long as the worker lives.
+  const absl::node_hash_map<std::string, UpstreamCounters>& counters() const {
+    return counters_;
+  }
 
  private:
   // Frees retired pools left empty (evict_retired_, outside any pool call).
@@ -151,6 +169,7 @@ class PoolSet {
   // nullopt until SetLiveKeys: every key is live.
   std::optional<absl::flat_hash_set<std::string>> live_keys_;
   absl::flat_hash_map<std::string, std::unique_ptr<ConnPool>> pools_;
+  absl::node_hash_map<std::string, UpstreamCounters> counters_;
   // Scheduled by a retired pool that became empty; cancelled with the set.
   event::DeferredCall evict_retired_;
 };

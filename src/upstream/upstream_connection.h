@@ -69,6 +69,8 @@ class UpstreamConnection : public event::Deletable {
   // GOAWAY was received or sent: no new streams, open ones may finish.
   bool draining() const { return goaway_; }
   bool retired() const { return retired_; }
+  // Closed because a keepalive PING went unanswered.
+  bool ping_timed_out() const { return io_->ping_timed_out(); }
   size_t active_streams() const { return streams_.size(); }
   const Backend& backend() const { return backend_; }
 
