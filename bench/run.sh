@@ -31,7 +31,7 @@ routers: {all: {rule: "PathPrefix(\`/\`)", service: s}}
 services: {s: {loadBalancer: {servers: [{url: "h2c://127.0.0.1:$backend_port"}]}}}
 YAML
 ./build/src/server/strait --config "$dir/strait.yaml" --workers "$workers" --log-level warn \
-  --admin off --state off &
+  --admin off --metrics off --state off &
 sleep 1
 
 rate() {  # N C M URL -> requests per second

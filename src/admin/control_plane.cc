@@ -211,6 +211,24 @@ absl::StatusOr<v1::ChangeResponse> ControlPlane::Change(const Edit& edit,
                                                         const v1::ChangeOptions& options,
                                                         const std::string& what) {
   absl::MutexLock change(&change_mu_);
+  absl::StatusOr<v1::ChangeResponse> result = ChangeLocked(edit, options, what);
+  CountChange("admin", !result.ok() ? "refused" : result->applied() ? "applied" : "validated");
+  return result;
+}
+
+void ControlPlane::CountChange(const std::string& source, const std::string& result) {
+  absl::MutexLock lock(&state_mu_);
+  ++changes_[{source, result}];
+}
+
+ControlPlane::Stats ControlPlane::GetStats() const {
+  absl::MutexLock lock(&state_mu_);
+  return Stats{.version = running_.version, .changes = changes_};
+}
+
+absl::StatusOr<v1::ChangeResponse> ControlPlane::ChangeLocked(const Edit& edit,
+                                                              const v1::ChangeOptions& options,
+                                                              const std::string& what) {
   Running now = Current();
   if (options.expected_version() != 0 && options.expected_version() != now.version) {
     return absl::FailedPreconditionError(
@@ -259,6 +277,7 @@ absl::StatusOr<v1::ChangeResponse> ControlPlane::ApplyFileContent(const std::str
   absl::StatusOr<v1::ChangeResponse> applied =
       next.ok() ? ApplyLocked(*next, v1::Origin::FILE, path, config::Sha256Hex(content))
                 : absl::StatusOr<v1::ChangeResponse>(next.status());
+  CountChange("file", applied.ok() ? "applied" : "refused");
   if (applied.ok()) {
     STRAIT_LOG(kInfo, "reloaded ", path, " (", why, "): configuration version ",
                applied->version());

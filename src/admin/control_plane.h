@@ -118,6 +118,14 @@ class ControlPlane {
   // Reads the config file again and applies it (what SIGHUP does); the
   // running configuration stays if it does not parse or validate.
   absl::StatusOr<v1::ChangeResponse> ReloadFromFile();
+  // For the metrics: the running version, and configuration changes by
+  // source ("file": start, SIGHUP, file watch, ReloadFromFile; "admin") and
+  // result ("applied", "refused", "validated" for validateOnly).
+  struct Stats {
+    uint64_t version = 0;
+    std::map<std::pair<std::string, std::string>, uint64_t> changes;
+  };
+  Stats GetStats() const;
 
   // Admin drain (see server::Server::SetDrained), persisted.
   absl::StatusOr<server::DrainResult> SetDrained(const std::string& url, bool drained);
@@ -131,6 +139,11 @@ class ControlPlane {
   ControlPlane(ControlPlaneOptions options, std::string state_path);
 
   // Validate, compile, publish, persist, tell watchers. Holds change_mu_.
+  absl::StatusOr<v1::ChangeResponse> ChangeLocked(const Edit& edit,
+                                                  const v1::ChangeOptions& options,
+                                                  const std::string& what)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
+  void CountChange(const std::string& source, const std::string& result);
   absl::StatusOr<v1::ChangeResponse> ApplyLocked(const config::v1::Config& next,
                                                  v1::Origin::Kind kind, const std::string& what,
                                                  const std::string& base_sha256)
@@ -155,6 +168,7 @@ class ControlPlane {
   mutable absl::Mutex state_mu_ ABSL_ACQUIRED_AFTER(change_mu_);
   Running running_ ABSL_GUARDED_BY(state_mu_);
   std::string base_sha256_ ABSL_GUARDED_BY(state_mu_);
+  std::map<std::pair<std::string, std::string>, uint64_t> changes_ ABSL_GUARDED_BY(state_mu_);
 
   mutable absl::Mutex watch_mu_ ABSL_ACQUIRED_AFTER(state_mu_);
   std::vector<std::shared_ptr<WatchQueue>> watchers_ ABSL_GUARDED_BY(watch_mu_);

@@ -1,6 +1,7 @@
 // strait: a gRPC load balancer.
 //
 //   strait --config FILE [--workers N] [--log-level debug|info|warn|error]
+//          [--log-format text|json] [--metrics ADDR|off]
 //          [--admin ADDR|off] [--admin-token-file FILE] [--state FILE|off]
 //          [--no-watch]
 //   strait --check FILE
@@ -11,6 +12,8 @@
 // reported and the running configuration stays. The admin gRPC service
 // (default 127.0.0.1:9901) reads and changes the running configuration;
 // its changes are persisted to the state file (default beside FILE).
+// Prometheus metrics are served on GET /metrics of --metrics (default
+// 127.0.0.1:9902). SIGUSR1 reopens the access log (after logrotate).
 #include <signal.h>
 
 #include <cstdio>
@@ -25,13 +28,16 @@
 #include "absl/strings/strip.h"
 #include "admin/admin_server.h"
 #include "admin/control_plane.h"
+#include "admin/metrics.h"
 #include "common/log.h"
 #include "config/loader.h"
+#include "observe/metrics_http_server.h"
 
 namespace {
 
 constexpr char kUsage[] =
     "usage: strait --config FILE [--workers N] [--log-level debug|info|warn|error]\n"
+    "              [--log-format text|json] [--metrics ADDR|off]\n"
     "              [--admin ADDR|off] [--admin-token-file FILE] [--state FILE|off]\n"
     "              [--admin-tls-cert FILE --admin-tls-key FILE [--admin-tls-client-ca FILE]]\n"
     "              [--no-watch]\n"
@@ -42,6 +48,9 @@ constexpr char kUsage[] =
     "  --check FILE             validate FILE and exit (0: valid)\n"
     "  --workers N              worker threads (default: one per core)\n"
     "  --log-level LEVEL        debug, info, warn or error (default info)\n"
+    "  --log-format FORMAT      text (default) or json: one object per line\n"
+    "  --metrics ADDR|off       serve Prometheus metrics on GET /metrics of this HTTP\n"
+    "                           address (default 127.0.0.1:9902)\n"
     "  --admin ADDR|off         the admin gRPC service's address (default 127.0.0.1:9901)\n"
     "  --admin-token-file FILE  admin calls must carry 'authorization: Bearer <token>'\n"
     "                           with the token in FILE (default: no token)\n"
@@ -64,6 +73,7 @@ int main(int argc, char** argv) {
   bool check_only = false;
   int workers = 0;
   std::string admin_address = "127.0.0.1:9901";
+  std::string metrics_address = "127.0.0.1:9902";
   std::string token_file;
   strait::admin::AdminTlsOptions admin_tls;
   std::string state_path;
@@ -89,6 +99,16 @@ int main(int argc, char** argv) {
       }
     } else if (arg == "--admin") {
       admin_address = value("--admin");
+    } else if (arg == "--metrics") {
+      metrics_address = value("--metrics");
+    } else if (arg == "--log-format") {
+      std::string format = value("--log-format");
+      if (format == "text") strait::SetLogFormat(strait::LogFormat::kText);
+      else if (format == "json") strait::SetLogFormat(strait::LogFormat::kJson);
+      else {
+        std::cerr << "strait: unknown --log-format " << format << " (text or json)\n";
+        return 2;
+      }
     } else if (arg == "--admin-tls-cert") {
       admin_tls.cert_file = value("--admin-tls-cert");
     } else if (arg == "--admin-tls-key") {
@@ -163,6 +183,7 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGHUP);
+  sigaddset(&stop_signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -186,6 +207,18 @@ int main(int argc, char** argv) {
     admin = std::move(*started);
     std::cout << "strait: admin on port " << admin->port() << std::endl;
   }
+  strait::observe::MetricsHttpServer metrics;
+  if (metrics_address != "off") {
+    strait::admin::ControlPlane* control_plane = plane->get();
+    absl::StatusOr<int> port = metrics.Start(
+        metrics_address, [control_plane] { return strait::admin::RenderMetrics(*control_plane); });
+    if (!port.ok()) {
+      if (admin) admin->Shutdown();
+      (*plane)->Shutdown();
+      return Fail(std::string(port.status().message()));
+    }
+    std::cout << "strait: metrics on port " << *port << std::endl;
+  }
   const strait::admin::ControlPlane::Running running = (*plane)->Current();
   for (const auto& [name, ep] : running.config.entry_points()) {
     std::cout << "strait: entry point " << name << " on port "
@@ -195,10 +228,16 @@ int main(int argc, char** argv) {
   int signal_number = 0;
   for (;;) {
     sigwait(&stop_signals, &signal_number);
+    if (signal_number == SIGUSR1) {
+      (*plane)->server().ReopenAccessLog();
+      continue;
+    }
     if (signal_number != SIGHUP) break;
     (void)(*plane)->ReloadFromFile();  // logs its result
   }
   STRAIT_LOG(kInfo, "received ", strsignal(signal_number), ": draining");
+  // A scrape waits on the workers: stop serving them before they stop.
+  metrics.Stop();
   if (admin) admin->Shutdown();
   (*plane)->Shutdown();
   STRAIT_LOG(kInfo, "stopped");

@@ -66,6 +66,9 @@ StraitProcess::StraitProcess(const std::string& yaml, std::vector<std::string> e
   if (std::find(extra_args.begin(), extra_args.end(), "--admin") == extra_args.end()) {
     args.insert(args.end(), {"--admin", "127.0.0.1:0"});
   }
+  if (std::find(extra_args.begin(), extra_args.end(), "--metrics") == extra_args.end()) {
+    args.insert(args.end(), {"--metrics", "127.0.0.1:0"});
+  }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   pid_ = Spawn(args, pipe_fds[1]);
   close(pipe_fds[1]);
@@ -85,6 +88,8 @@ StraitProcess::StraitProcess(const std::string& yaml, std::vector<std::string> e
       ports_[name] = port;
     } else if (sscanf(line, "strait: admin on port %d", &port) == 1) {
       admin_port_ = port;
+    } else if (sscanf(line, "strait: metrics on port %d", &port) == 1) {
+      metrics_port_ = port;
     }
   }
   // Keep draining the child's output so it never blocks on a full pipe,

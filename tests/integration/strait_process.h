@@ -20,8 +20,8 @@ namespace strait::testing {
 class StraitProcess {
  public:
   // Writes `yaml` to a temporary file and starts `strait --config FILE`
-  // with `extra_args` (plus `--admin 127.0.0.1:0` unless they name
-  // --admin); waits (bounded) until it reports its ports. With
+  // with `extra_args` (plus `--admin 127.0.0.1:0` and `--metrics
+  // 127.0.0.1:0` unless they name them); waits (bounded) until it reports its ports. With
   // `config_path`, the file is that one — written with `yaml` unless `yaml`
   // is empty — and is left behind, with its state file, for the next process.
   explicit StraitProcess(const std::string& yaml, std::vector<std::string> extra_args = {},
@@ -32,6 +32,9 @@ class StraitProcess {
   int port(const std::string& entry_point) const;
   // The admin service's port; -1 with `--admin off`.
   int admin_port() const { return admin_port_; }
+  // The metrics HTTP port (`--metrics 127.0.0.1:0` unless the args name
+  // --metrics); -1 with `--metrics off`.
+  int metrics_port() const { return metrics_port_; }
   pid_t pid() const { return pid_; }
   const std::string& config_path() const { return config_path_; }
   // VmRSS of the process in bytes (0 if it is gone).
@@ -54,6 +57,7 @@ class StraitProcess {
   std::string config_path_;
   bool owns_files_ = false;  // a temporary config (and its state file): removed at the end
   int admin_port_ = -1;
+  int metrics_port_ = -1;
   std::map<std::string, int> ports_;
   // The output after the port lines; shared with the thread that reads it.
   struct Output {
