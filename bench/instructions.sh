@@ -10,7 +10,10 @@
 # P-256 certificate made here: 4 connections, so 4 handshakes), each
 # measured in its own strait process, in front of nghttpd, with the admin service, state file and file watcher off (the
 # control plane is not on the data path). With KEEP_CALLGRIND=dir, the three callgrind outputs are kept
-# there (idle.out, big.out, small.out, small-tls.out) for callgrind_annotate.
+# there (idle.out, big.out, small.out, small-tls.out, idle-log.out,
+# small-log.out) for callgrind_annotate. The RPC metrics are counted in
+# every run (the /metrics server itself is off: a scrape is not per RPC);
+# the last run adds an access log of every RPC, against its own idle run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build/src/server/strait}
@@ -36,11 +39,17 @@ routers: {all: {rule: "PathPrefix(\`/\`)", service: s}}
 services: {s: {loadBalancer: {servers: [{url: "h2c://127.0.0.1:18680"}]}}}
 YAML
 
+# Builds from before the metrics have no --metrics (nor an access log).
+metrics_off=
+if "$bin" --help 2>&1 | grep -q -- --metrics; then metrics_off="--metrics off"; fi
+# The same with an access log (JSON lines to a file, every RPC).
+{ cat "$dir/strait.yaml"; echo "accessLog: {path: \"$dir/access.log\"}"; } > "$dir/strait-log.yaml"
+
 count() {  # name h2load-args... -> instructions strait executed (startup included)
   local name=$1
   shift
-  valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" "$bin" --config "$dir/strait.yaml" \
-    --workers 1 --log-level warn --admin off --state off --no-watch >/dev/null 2>"$dir/cg.err" &
+  valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" "$bin" --config "${CONFIG:-$dir/strait.yaml}" \
+    --workers 1 --log-level warn --admin off $metrics_off --state off --no-watch >/dev/null 2>"$dir/cg.err" &
   local pid=$!
   # Ready once the port accepts (valgrind starts slowly).
   for _ in $(seq 200); do
@@ -60,6 +69,13 @@ idle=$(count idle -n 1 http://127.0.0.1:18681/index.html)
 big=$(count big -n 200 -c 2 -m 2 http://127.0.0.1:18681/1m.bin)
 small=$(count small -n 5000 -c 4 -m 16 http://127.0.0.1:18681/index.html)
 small_tls=$(count small-tls -n 5000 -c 4 -m 16 https://127.0.0.1:18682/index.html)
+if [ -n "$metrics_off" ]; then
+  idle_log=$(CONFIG="$dir/strait-log.yaml" count idle-log -n 1 http://127.0.0.1:18681/index.html)
+  small_log=$(CONFIG="$dir/strait-log.yaml" count small-log -n 5000 -c 4 -m 16 http://127.0.0.1:18681/index.html)
+fi
 echo "per MiB carried:     $(( (big - idle) / 200 )) instructions"
 echo "per small request:   $(( (small - idle) / 5000 )) instructions"
 echo "  over TLS (front):  $(( (small_tls - idle) / 5000 )) instructions"
+if [ -n "${small_log:-}" ]; then
+  echo "  with access log:   $(( (small_log - idle_log) / 5000 )) instructions ($(wc -l < "$dir/access.log") lines)"
+fi
