@@ -177,4 +177,9 @@ int StraitProcess::Run(const std::vector<std::string>& args, std::string* output
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+std::string StraitProcess::output() const {
+  absl::MutexLock lock(&output_->mu);
+  return output_->text;
+}
+
 }  // namespace strait::testing

@@ -43,6 +43,8 @@ class StraitProcess {
   // Waits (bounded) until the process's output, since the ports were
   // reported, contains `text` (a log line, say).
   bool WaitForOutput(const std::string& text, absl::Duration timeout = absl::Seconds(20));
+  // The process's output so far, since the ports were reported.
+  std::string output() const;
   // Waits (bounded) for the process to exit; its exit code, or -1 if it was
   // killed by a signal or did not exit in time.
   int Wait(absl::Duration timeout = absl::Seconds(30));
