@@ -35,7 +35,7 @@ void Listener::OnReadable() {
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        STRAIT_LOG(kWarn, "accept: ", strerror(errno));
+        STRAIT_LOG_EVERY("accept", absl::Seconds(10), kWarn, "accept: ", strerror(errno));
       }
       return;
     }

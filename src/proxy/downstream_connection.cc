@@ -86,7 +86,8 @@ void DownstreamConnection::OnClosed(absl::string_view reason) {
   final_goaway_timer_.Disarm();
   STRAIT_LOG(kDebug, "client ", peer_, " closed: ", reason);
   if (io_.flooded()) {
-    STRAIT_LOG(kWarn, "client ", peer_, ": left too many ACKs unread: GOAWAY(ENHANCE_YOUR_CALM)");
+    STRAIT_LOG_EVERY(entry_point_, absl::Seconds(10), kWarn, "client ", peer_,
+                     ": left too many ACKs unread: GOAWAY(ENHANCE_YOUR_CALM)");
     ++counters_.abuse_goaways["control_frame_flood"];
   }
   if (tls_ && io_.handshaking()) ++counters_.tls_handshake_failures;
@@ -107,7 +108,7 @@ int DownstreamConnection::SubmitResponse(int32_t stream_id, const HeaderList& he
   int rv = nghttp2_submit_response(io_.session(), stream_id, nv.data(), nv.size(),
                                    end_stream ? nullptr : &body);
   if (rv != 0) {
-    STRAIT_LOG(kWarn, "client ", peer_, " stream ", stream_id,
+    STRAIT_LOG_EVERY(entry_point_, absl::Seconds(10), kWarn, "client ", peer_, " stream ", stream_id,
                ": cannot submit response: ", nghttp2_strerror(rv));
     nghttp2_submit_rst_stream(io_.session(), NGHTTP2_FLAG_NONE, stream_id,
                               NGHTTP2_INTERNAL_ERROR);
@@ -171,7 +172,7 @@ void DownstreamConnection::Terminate(h2::FloodGuard::Offence offence) {
   if (terminated_) return;
   terminated_ = true;
   const char* name = h2::FloodGuard::OffenceName(offence);
-  STRAIT_LOG(kWarn, "client ", peer_, ": ", name, " (", flood_guard_.streams(),
+  STRAIT_LOG_EVERY(name, absl::Seconds(10), kWarn, "client ", peer_, ": ", name, " (", flood_guard_.streams(),
              " streams): GOAWAY(ENHANCE_YOUR_CALM)");
   ++counters_.abuse_goaways[name];
   nghttp2_session_terminate_session(io_.session(), NGHTTP2_ENHANCE_YOUR_CALM);
@@ -194,7 +195,7 @@ void DownstreamConnection::OnStreamId(int32_t stream_id) {
   // RFC 9113 section 5.1.1.
   for (const auto& [first, last] : skipped_) {
     if (stream_id >= first && stream_id <= last) {
-      STRAIT_LOG(kInfo, "client ", peer_, ": HEADERS on stream ", stream_id,
+      STRAIT_LOG_EVERY(entry_point_, absl::Seconds(10), kInfo, "client ", peer_, ": HEADERS on stream ", stream_id,
                  " below stream ", next_stream_id_ - 2, ": GOAWAY(PROTOCOL_ERROR)");
       nghttp2_session_terminate_session(io_.session(), NGHTTP2_PROTOCOL_ERROR);
       io_.ScheduleFlush();

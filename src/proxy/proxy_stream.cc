@@ -435,7 +435,8 @@ void ProxyStream::OnStallTimer() {
 }
 
 void ProxyStream::OnClientStalled() {
-  STRAIT_LOG(kInfo, "stream ", stream_id_, ": client window at zero for ",
+  STRAIT_LOG_EVERY(downstream_.entry_point(), absl::Seconds(10), kInfo, "stream ", stream_id_,
+                   ": client window at zero for ",
              absl::FormatDuration(downstream_.stream_stall_timeout()), " with ",
              to_downstream_.size(), " bytes waiting: resetting it");
   ++downstream_.context().counters().stalled_streams_reset;

@@ -114,7 +114,8 @@ void UpstreamConnection::OnClosed(absl::string_view reason) {
   dial_timer_.Disarm();
   idle_timer_.Disarm();
   if (!streams_.empty()) {
-    STRAIT_LOG(kWarn, "connection to ", backend_.url, " lost with ", streams_.size(),
+    STRAIT_LOG_EVERY(backend_.url, absl::Seconds(10), kWarn, "connection to ", backend_.url,
+                     " lost with ", streams_.size(),
                " streams open: ", reason);
   }
   absl::Status status;
@@ -127,7 +128,7 @@ void UpstreamConnection::OnClosed(absl::string_view reason) {
     } else {
       status = absl::UnavailableError(absl::StrCat("cannot connect to ", backend_.url, ": ", reason));
     }
-    STRAIT_LOG(kWarn, status.message());
+    STRAIT_LOG_EVERY(backend_.url, absl::Seconds(10), kWarn, status.message());
   }
   // Handlers may detach others while we notify; work on a copy.
   auto streams = std::move(streams_);

@@ -119,5 +119,27 @@ TEST_F(ObserveProcessTest, SigusrReopensTheAccessLogAfterARename) {
   EXPECT_EQ(Lines(path + ".1"), 2);
 }
 
+// A server nothing listens on: each RPC dials it anew and fails, but the
+// failure is logged once per 10 s, not once per RPC.
+TEST_F(ObserveProcessTest, AFailureThatRepeatsPerRpcIsLoggedOncePerPeriod) {
+  backend_.Kill();
+  StraitProcess strait(Yaml(), {"--workers", "1"});
+  ASSERT_TRUE(strait.started());
+  constexpr int kRpcs = 20;
+  for (int i = 0; i < kRpcs; ++i) EXPECT_FALSE(Call(strait));
+  strait.Signal(SIGTERM);
+  ASSERT_EQ(strait.Wait(), 0);
+  ASSERT_TRUE(strait.WaitForOutput("stopped"));
+  std::string output = strait.output();
+  int lines = 0;
+  for (absl::string_view line : absl::StrSplit(output, '\n')) {
+    // The line of the failure itself (ejection lines quote it too).
+    if (line.find(" W cannot connect to h2c://" + backend_.address()) != absl::string_view::npos) {
+      ++lines;
+    }
+  }
+  EXPECT_EQ(lines, 1) << output;
+}
+
 }  // namespace
 }  // namespace strait::testing
