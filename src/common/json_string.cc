@@ -11,6 +11,18 @@ void AppendJsonString(std::string* out, absl::string_view text) {
   out->push_back('"');
   size_t i = 0;
   while (i < text.size()) {
+    // A run of printable ASCII that needs no escape goes in with one append.
+    size_t run = i;
+    while (run < text.size()) {
+      const uint8_t r = static_cast<uint8_t>(text[run]);
+      if (r < 0x20 || r >= 0x80 || r == '"' || r == '\\') break;
+      ++run;
+    }
+    if (run > i) {
+      out->append(text.data() + i, run - i);
+      i = run;
+      continue;
+    }
     const uint8_t c = static_cast<uint8_t>(text[i]);
     if (c >= 0x80) {
       const size_t length = Utf8SequenceLength(text.substr(i));

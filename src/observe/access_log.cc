@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <cstdio>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -16,8 +19,6 @@
 
 namespace strait::observe {
 namespace {
-
-constexpr char kTimeFormat[] = "%Y-%m-%dT%H:%M:%E6SZ";
 
 absl::string_view StatusName(int code) {
   return h2::GrpcStatusName(static_cast<h2::GrpcStatus>(code));
@@ -84,16 +85,41 @@ struct TextWriter {
   std::string* out;
 };
 
+// `t` in UTC to the microsecond ("2026-12-02T07:40:00.123456Z"), formatting the
+// date and time only when the second changes: lines come in bursts, and
+// absl::FormatTime is the most expensive part of a line.
+void AppendTime(absl::Time t, std::string* out) {
+  thread_local int64_t cached_second = INT64_MIN;
+  thread_local std::string cached;  // "2026-12-02T07:40:00"
+  const int64_t micros = absl::ToUnixMicros(t);
+  int64_t second = micros / 1000000;
+  int64_t fraction = micros % 1000000;
+  if (fraction < 0) {  // before 1970
+    fraction += 1000000;
+    --second;
+  }
+  if (second != cached_second) {
+    cached = absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second),
+                              absl::UTCTimeZone());
+    cached_second = second;
+  }
+  char digits[8];
+  snprintf(digits, sizeof digits, ".%06d", static_cast<int>(fraction));
+  absl::StrAppend(out, cached, digits, "Z");
+}
+
 void AppendJson(const AccessLogRecord& r, std::string* out) {
-  absl::StrAppend(out, "{\"time\":\"", absl::FormatTime(kTimeFormat, r.start, absl::UTCTimeZone()),
-                  "\"");
+  out->append("{\"time\":\"");
+  AppendTime(r.start, out);
+  out->push_back('"');
   JsonWriter writer{out};
   ForEachField(r, writer);
   out->push_back('}');
 }
 
 void AppendText(const AccessLogRecord& r, std::string* out) {
-  absl::StrAppend(out, "time=", absl::FormatTime(kTimeFormat, r.start, absl::UTCTimeZone()));
+  out->append("time=");
+  AppendTime(r.start, out);
   TextWriter writer{out};
   ForEachField(r, writer);
 }

@@ -182,6 +182,9 @@ class Server::Impl {
       return compiled;
     }
     if (!started_) return absl::OkStatus();
+    if (config.access_log().SerializeAsString() != old->config().access_log().SerializeAsString()) {
+      STRAIT_LOG(kWarn, "accessLog changed: the change applies at the next start");
+    }
     std::shared_ptr<const config::Snapshot> snapshot = current();
     // Per worker: removed listeners first, so that streams their clients
     // still open keep the old snapshot; added ones last, so that their
