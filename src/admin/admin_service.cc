@@ -6,9 +6,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "admin/stats_response.h"
 #include "config/validate.h"
-#include "google/protobuf/util/time_util.h"
-#include "h2/grpc.h"
 
 namespace strait::admin {
 
@@ -55,10 +54,6 @@ ControlPlane::Edit Delete(Map* (Config::*map)(), std::string key, std::string na
     }
     return absl::OkStatus();
   };
-}
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
 }
 
 }  // namespace
@@ -190,28 +185,22 @@ grpc::Status AdminService::ListServers(grpc::ServerContext* context,
   }
   response->set_version(running.version);
   for (const server::ServerStatus& s : plane_.server().ListServers(request->service())) {
-    v1::ServerStatus* out = response->add_servers();
-    out->set_service(s.service);
-    out->set_url(s.url);
-    out->set_weight(s.weight);
-    out->set_usable(s.usable);
-    out->set_healthy(s.healthy);
-    out->set_health_checked(s.health_checked);
-    out->set_reason(s.reason);
-    out->set_ejected(s.ejected);
-    if (s.ejected_until != absl::InfinitePast()) {
-      *out->mutable_ejected_until() = ToProto(s.ejected_until);
-    }
-    out->set_ejections(s.ejections);
-    out->set_drained(s.drained);
-    out->set_in_flight(s.in_flight);
-    for (size_t code = 0; code < s.rpcs_by_status.size(); ++code) {
-      if (s.rpcs_by_status[code] == 0) continue;
-      (*out->mutable_rpcs_by_status())[std::string(
-          h2::GrpcStatusName(static_cast<h2::GrpcStatus>(code)))] = s.rpcs_by_status[code];
-    }
-    out->set_connections(s.connections);
+    ToProto(s, response->add_servers());
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::GetStats(grpc::ServerContext* context,
+                                    const v1::GetStatsRequest* request,
+                                    v1::GetStatsResponse* response) {
+  if (grpc::Status auth = Authorize(context); !auth.ok()) return auth;
+  ControlPlane::Running running = plane_.Current();
+  if (!request->service().empty() && !running.config.services().contains(request->service())) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("services.", request->service(), ": no such service"));
+  }
+  *response = StatsResponse(running.config, CountedStats::Read(plane_, request->service()),
+                            request->service());
   return grpc::Status::OK;
 }
 

@@ -50,6 +50,8 @@ class AdminService final : public v1::Admin::Service {
                                 v1::ChangeResponse* response) override;
   grpc::Status ListServers(grpc::ServerContext* context, const v1::ListServersRequest* request,
                            v1::ListServersResponse* response) override;
+  grpc::Status GetStats(grpc::ServerContext* context, const v1::GetStatsRequest* request,
+                        v1::GetStatsResponse* response) override;
   grpc::Status DrainServer(grpc::ServerContext* context, const v1::DrainServerRequest* request,
                            v1::DrainServerResponse* response) override;
   grpc::Status UndrainServer(grpc::ServerContext* context,

@@ -34,6 +34,12 @@ class Histogram {
   uint64_t count() const { return count_; }
   double sum() const { return sum_; }
 
+  // The q-quantile (0 <= q <= 1) estimated from the buckets as Prometheus'
+  // histogram_quantile() does: linear interpolation inside the bucket the
+  // rank q * count() falls in (the first bucket from 0); the highest bound
+  // when it falls in the overflow bucket; 0 without observations.
+  double Quantile(double q) const;
+
  private:
   std::array<uint64_t, kBucketCount> buckets_{};
   uint64_t count_ = 0;

@@ -342,7 +342,16 @@ void ExpectReflectionDescribesAdmin(std::shared_ptr<grpc::Channel> channel) {
   ASSERT_NE(field, nullptr);
   EXPECT_EQ(field->message_type()->full_name(), "strait.config.v1.Service");
   EXPECT_TRUE(service->FindMethodByName("Watch")->server_streaming());
-  EXPECT_EQ(service->method_count(), 15);
+  EXPECT_EQ(service->method_count(), 16);
+  const google::protobuf::MethodDescriptor* stats = service->FindMethodByName("GetStats");
+  ASSERT_NE(stats, nullptr);
+  EXPECT_EQ(stats->output_type()
+                ->FindFieldByName("routers")
+                ->message_type()
+                ->map_value()
+                ->message_type()
+                ->full_name(),
+            "strait.admin.v1.RpcStats");
 }
 
 TEST_F(AdminTest, ReflectionDescribesAdminThroughV1AlphaAndV1) {

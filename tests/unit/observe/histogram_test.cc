@@ -44,5 +44,19 @@ TEST(HistogramTest, CountsSumsAndAddsWorkers) {
   EXPECT_EQ(b.count(), 1u) << "Add leaves its argument alone";
 }
 
+TEST(HistogramTest, QuantilesInterpolateInsideTheirBucketAsPrometheusDoes) {
+  Histogram h;
+  EXPECT_EQ(h.Quantile(0.5), 0) << "no observations";
+  for (int i = 0; i < 99; ++i) h.Observe(0.003);  // bucket (0.0025, 0.005]
+  h.Observe(100);                                 // overflow
+  EXPECT_DOUBLE_EQ(h.Quantile(0.5), 0.0025 + 0.0025 * 50 / 99);
+  EXPECT_DOUBLE_EQ(h.Quantile(0.99), 0.005) << "rank 99: the bucket's top";
+  EXPECT_DOUBLE_EQ(h.Quantile(1), 30) << "the overflow bucket: the highest bound";
+  Histogram first;
+  first.Observe(0.0001);
+  first.Observe(0.0002);
+  EXPECT_DOUBLE_EQ(first.Quantile(0.5), 0.00025) << "the first bucket starts at 0";
+}
+
 }  // namespace
 }  // namespace strait::observe
