@@ -118,9 +118,10 @@ class ControlPlane {
   // Reads the config file again and applies it (what SIGHUP does); the
   // running configuration stays if it does not parse or validate.
   absl::StatusOr<v1::ChangeResponse> ReloadFromFile();
-  // For the metrics: the running version, and configuration changes by
-  // source ("file": start, SIGHUP, file watch, ReloadFromFile; "admin") and
-  // result ("applied", "refused", "validated" for validateOnly).
+  // For the metrics: the running version, and configuration changes after
+  // start (the load at start is not one) by source ("file": SIGHUP, file
+  // watch, ReloadFromFile; "admin") and result ("applied", "refused",
+  // "validated" for validateOnly).
   struct Stats {
     uint64_t version = 0;
     std::map<std::pair<std::string, std::string>, uint64_t> changes;

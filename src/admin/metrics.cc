@@ -161,7 +161,7 @@ void AddProcess(Exposition& out, const ControlPlane::Stats& stats, server::Serve
   for (const auto& [key, n] : stats.changes) {
     const Label labels[] = {{"source", key.first}, {"result", key.second}};
     out.Counter("strait_config_changes_total",
-                "Configuration changes by source (file: start, SIGHUP, file watch, "
+                "Configuration changes after start by source (file: SIGHUP, file watch, "
                 "ReloadFromFile; admin) and result (applied, refused, validated).",
                 labels, static_cast<double>(n));
   }
