@@ -2,6 +2,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -158,7 +159,15 @@ void AddServers(Exposition& out, const std::vector<server::ServerStatus>& server
 void AddProcess(Exposition& out, const ControlPlane::Stats& stats, server::Server& server) {
   out.Gauge("strait_config_version", "Version of the running configuration.", {},
             static_cast<double>(stats.version));
-  for (const auto& [key, n] : stats.changes) {
+  // Every source and result from the start, at 0 until it happens: a series
+  // that first appears with its first change hides that change from
+  // increase() and rate().
+  std::map<std::pair<std::string, std::string>, uint64_t> changes = {
+      {{"file", "applied"}, 0},  {{"file", "refused"}, 0},    {{"admin", "applied"}, 0},
+      {{"admin", "refused"}, 0}, {{"admin", "validated"}, 0},
+  };
+  for (const auto& [key, n] : stats.changes) changes[key] += n;
+  for (const auto& [key, n] : changes) {
     const Label labels[] = {{"source", key.first}, {"result", key.second}};
     out.Counter("strait_config_changes_total",
                 "Configuration changes after start by source (file: SIGHUP, file watch, "

@@ -205,6 +205,12 @@ class YamlToProto {
         r->SetUInt64(msg, field, v);
         return absl::OkStatus();
       }
+      case FieldDescriptor::CPPTYPE_DOUBLE: {
+        double v;
+        if (!absl::SimpleAtod(text, &v)) return NotANumber(node, path, text, "a number");
+        r->SetDouble(msg, field, v);
+        return absl::OkStatus();
+      }
       case FieldDescriptor::CPPTYPE_ENUM: {
         const auto* value = field->enum_type()->FindValueByName(text);
         if (value == nullptr) {

@@ -1,6 +1,7 @@
 #include "tests/support/peer_process.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -125,10 +126,42 @@ std::optional<std::string> PeerProcess::WaitForLine(const std::string& prefix,
   return line;
 }
 
+bool PeerProcess::WriteStdin(absl::string_view data) {
+  if (stdin_fd_ < 0) return false;
+  // A write to a pipe nobody reads raises SIGPIPE, which would end the test
+  // binary: block it on this thread, and take a pending one back after EPIPE.
+  sigset_t pipe_signal, old_mask;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_signal, &old_mask);
+  bool ok = true;
+  while (!data.empty()) {
+    ssize_t n = write(stdin_fd_, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ok = false;
+      break;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  if (!ok && errno == EPIPE) {
+    const timespec no_wait = {0, 0};
+    sigtimedwait(&pipe_signal, nullptr, &no_wait);
+  }
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  return ok;
+}
+
 void PeerProcess::CloseStdin() {
   if (stdin_fd_ < 0) return;
   close(stdin_fd_);
   stdin_fd_ = -1;
+}
+
+void PeerProcess::Signal(int signal_number) {
+  if (pid_ <= 0) return;
+  absl::MutexLock lock(&mu_);  // see ~PeerProcess
+  if (!reaped_) kill(pid_, signal_number);
 }
 
 PeerProcess::Exit PeerProcess::WaitForExit(absl::Duration timeout) {

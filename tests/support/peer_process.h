@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
@@ -46,8 +47,15 @@ class PeerProcess {
   // `prefix`; returns the rest of that line. nullopt on timeout, or once the
   // peer closed its output without printing one.
   std::optional<std::string> WaitForLine(const std::string& prefix, absl::Duration timeout);
+  // Writes all of `data` to the peer's stdin (a tool that reads its input
+  // there, such as `promtool check metrics`); blocks while the pipe is full.
+  // False if stdin is closed or the peer stopped reading (EPIPE: no
+  // SIGPIPE reaches the test).
+  bool WriteStdin(absl::string_view data);
   // Closes the peer's stdin: the polite way to ask a peer to stop.
   void CloseStdin();
+  // Sends `signal_number` (SIGTERM: stop cleanly) unless the peer was reaped.
+  void Signal(int signal_number);
   // Waits (at most `timeout`) for the peer to exit and its output to end.
   Exit WaitForExit(absl::Duration timeout);
   // Everything printed so far.

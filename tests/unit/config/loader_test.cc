@@ -73,6 +73,17 @@ TEST(LoaderTest, ReadsEveryKindOfField) {
             90);
 }
 
+TEST(LoaderTest, ReadsDoubles) {
+  for (const char* text : {"accessLog: {path: '-', sampling: 0.25}",
+                           R"({"accessLog": {"path": "-", "sampling": 0.25}})"}) {
+    absl::StatusOr<v1::Config> c = ParseConfig(text, "strait.yaml");
+    ASSERT_TRUE(c.ok()) << text << ": " << c.status();
+    EXPECT_EQ(c->access_log().sampling(), 0.25) << text;
+  }
+  EXPECT_THAT(ParseConfig("accessLog: {sampling: often}", "s.yaml").status().message(),
+              HasSubstr("s.yaml:1:23: accessLog.sampling: expected a number"));
+}
+
 TEST(LoaderTest, JsonAndYamlGiveTheSameConfig) {
   absl::StatusOr<v1::Config> y = ParseConfig(kYaml, "strait.yaml");
   absl::StatusOr<v1::Config> j = ParseConfig(kJson, "strait.json");
