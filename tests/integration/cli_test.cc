@@ -127,7 +127,7 @@ TEST(CliTest, ConfigWithAnErrorDoesNotStart) {
   EXPECT_THAT(out, HasSubstr("entryPoints.web.adress: unknown field"));
   out.clear();
   EXPECT_EQ(StraitProcess::Run({"--bogus"}, &out), 2);
-  EXPECT_THAT(out, HasSubstr("usage"));
+  EXPECT_THAT(out, HasSubstr("unknown flag --bogus"));
 }
 
 TEST(CliTest, StopSignalsExitCleanly) {
