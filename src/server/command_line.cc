@@ -94,8 +94,6 @@ absl::Status CheckWhole(CommandLine& line, const std::string& token_file) {
   if (absl::Status s = CheckReadable(config_flag, line.config_path); !s.ok()) return s;
   if (line.action == CommandLine::Action::kCheck) return absl::OkStatus();
 
-  if (absl::Status s = CheckAddress("--admin", line.admin.address); !s.ok()) return s;
-  if (absl::Status s = CheckAddress("--metrics", line.metrics_address); !s.ok()) return s;
   if (line.admin.tls) {
     const admin::AdminTlsOptions& tls = *line.admin.tls;
     if (tls.cert_file.empty() || tls.key_file.empty()) {
@@ -227,8 +225,10 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
       else
         return bad(v, "text or json");
     } else if (flag == "--metrics") {
+      if (absl::Status s = CheckAddress(flag, v); !s.ok()) return s;
       line.metrics_address = v;
     } else if (flag == "--admin") {
+      if (absl::Status s = CheckAddress(flag, v); !s.ok()) return s;
       line.admin.address = v;
     } else if (flag == "--admin-token-file") {
       token_file = v;

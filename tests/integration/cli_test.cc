@@ -1,4 +1,5 @@
-// The strait binary itself: `--check` on good and bad files, and signals.
+// The strait binary itself: its command line (--help, --version, bad flags,
+// `strait probe`), `--check` on good and bad files, and signals.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -6,15 +7,19 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "tests/integration/strait_process.h"
 #include "tests/support/certs.h"
+#include "tests/support/health_backend.h"
 #include "tests/support/test_backend.h"
 
 namespace strait::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
 
 std::string WriteFile(const std::string& name, const std::string& text) {
   std::string path = ::testing::TempDir() + "/" + name;
@@ -128,6 +133,108 @@ TEST(CliTest, ConfigWithAnErrorDoesNotStart) {
   out.clear();
   EXPECT_EQ(StraitProcess::Run({"--bogus"}, &out), 2);
   EXPECT_THAT(out, HasSubstr("unknown flag --bogus"));
+}
+
+// One line, ending in a newline, nothing before or after it.
+bool IsOneLine(const std::string& text) {
+  return !text.empty() && text.back() == '\n' && text.find('\n') == text.size() - 1;
+}
+
+TEST(CliTest, HelpListsEveryFlagWithItsDefault) {
+  std::string out;
+  EXPECT_EQ(StraitProcess::Run({"--help"}, &out), 0) << out;
+  for (const char* flag :
+       {"--config FILE", "--check FILE", "--workers N", "--log-level LEVEL", "--log-format FORMAT",
+        "--metrics ADDR|off", "--admin ADDR|off", "--admin-token-file FILE", "--admin-tls-cert FILE",
+        "--admin-tls-key FILE", "--admin-tls-client-ca FILE", "--state FILE|off", "--no-watch",
+        "--version", "--help", "probe ADDR"}) {
+    EXPECT_THAT(out, HasSubstr(flag));
+  }
+  for (const char* default_value :
+       {"(default info)", "(default text)", "(default 127.0.0.1:9902)", "(default 127.0.0.1:9901)",
+        "(default: one per core)"}) {
+    EXPECT_THAT(out, HasSubstr(default_value));
+  }
+  out.clear();
+  EXPECT_EQ(StraitProcess::Run({"probe", "--help"}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("--service NAME"));
+  EXPECT_THAT(out, HasSubstr("(default 2s)"));
+}
+
+TEST(CliTest, VersionNamesTheVersionAndTheGitRevision) {
+  std::string out;
+  EXPECT_EQ(StraitProcess::Run({"--version"}, &out), 0) << out;
+  EXPECT_THAT(out, StartsWith("strait 0.1.0 (git "));
+  EXPECT_TRUE(IsOneLine(out)) << out;
+  EXPECT_THAT(out, Not(HasSubstr("(git )"))) << "an empty revision";
+}
+
+TEST(CliTest, BadCommandLinesExit2WithOneLineNamingTheProblem) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::string missing = ::testing::TempDir() + "/no-such-config.yaml";
+  const std::vector<Case> cases = {
+      {{"--bogus"}, "unknown flag --bogus"},
+      {{"--workers", "x", "--config", WriteFile("w.yaml", kGood)}, "--workers"},
+      {{"--workers"}, "--workers"},
+      {{"--log-level", "loud"}, "--log-level"},
+      {{"--log-format", "xml"}, "--log-format"},
+      {{"--metrics", "nowhere"}, "--metrics nowhere"},
+      {{"--config", missing}, missing + ": No such file or directory"},
+      {{"--check", missing}, missing + ": No such file or directory"},
+      {{"--config", ::testing::TempDir()}, "is a directory"},
+      {{"--admin-token-file", missing, "--config", WriteFile("t.yaml", kGood)}, missing},
+      {{}, "--config"},
+      {{"probe"}, "probe"},
+      {{"probe", "127.0.0.1:1", "--timeout", "soon"}, "--timeout"},
+      {{"probe", "127.0.0.1:1", "--bogus"}, "--bogus"},
+  };
+  for (const Case& c : cases) {
+    std::string out;
+    EXPECT_EQ(StraitProcess::Run(c.args, &out), 2) << absl::StrJoin(c.args, " ") << ": " << out;
+    EXPECT_THAT(out, HasSubstr(c.says)) << absl::StrJoin(c.args, " ");
+    EXPECT_TRUE(IsOneLine(out)) << absl::StrJoin(c.args, " ") << ": " << out;
+  }
+}
+
+TEST(CliTest, ProbeExitsZeroOnlyForServing) {
+  HealthBackend backend;
+  std::string out;
+  EXPECT_EQ(StraitProcess::Run({"probe", backend.address()}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr(backend.address() + ": SERVING"));
+
+  backend.SetServing("", false);
+  out.clear();
+  EXPECT_EQ(StraitProcess::Run({"probe", backend.address()}, &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("NOT_SERVING"));
+
+  // A named service: known and serving, then one the server never heard of.
+  backend.SetServing("api", true);
+  out.clear();
+  EXPECT_EQ(StraitProcess::Run({"probe", backend.address(), "--service", "api"}, &out), 0) << out;
+  out.clear();
+  EXPECT_EQ(StraitProcess::Run({"probe", backend.address(), "--service", "nope"}, &out), 1) << out;
+
+  // Nobody listening.
+  backend.Stop();
+  out.clear();
+  EXPECT_EQ(StraitProcess::Run({"probe", backend.address(), "--timeout", "2s"}, &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("unreachable"));
+}
+
+TEST(CliTest, ProbeAsksStraitsOwnAdminHealth) {
+  StraitProcess strait(kGood);
+  ASSERT_TRUE(strait.started());
+  ASSERT_GT(strait.admin_port(), 0);
+  std::string out;
+  EXPECT_EQ(
+      StraitProcess::Run({"probe", "127.0.0.1:" + std::to_string(strait.admin_port())}, &out), 0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("SERVING"));
+  strait.Signal(SIGTERM);
+  EXPECT_EQ(strait.Wait(), 0);
 }
 
 TEST(CliTest, StopSignalsExitCleanly) {
