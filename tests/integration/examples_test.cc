@@ -1,0 +1,534 @@
+// The examples under examples/: every strait configuration there passes
+// `strait --check`, and basic, canary, tls and admin serve real RPCs through
+// the strait binary between real greeter_server processes. The example files
+// are read as they are, with only their fixed ports (greeters on 5005x, strait
+// on 8080/8443) replaced by ports picked at run time, so an edit to an
+// example that breaks what its README promises fails here.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "examples/greeter/greeter.grpc.pb.h"
+#include "strait/admin/v1/admin.grpc.pb.h"
+#include "tests/integration/strait_process.h"
+#include "tests/support/peer_process.h"
+
+namespace strait::testing {
+namespace {
+
+namespace av1 = ::strait::admin::v1;
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::UnorderedElementsAre;
+
+const fs::path kExamples = fs::path(STRAIT_SOURCE_DIR) / "examples";
+
+std::string ReadText(const fs::path& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// Whether `text` is a strait configuration rather than another tool's YAML
+// (prometheus.yml, docker-compose files, which have `services:` too): a
+// top-level `entryPoints` key, in YAML or JSON.
+bool IsStraitConfig(const std::string& text) {
+  static const std::regex kEntryPoints(R"((^|\n)entryPoints:|"entryPoints"\s*:)");
+  return std::regex_search(text, kEntryPoints);
+}
+
+// Every strait configuration under examples/, found by walking the tree
+// now, relative to examples/ and sorted.
+std::vector<std::string> ExampleConfigs() {
+  std::vector<std::string> found;
+  for (const fs::directory_entry& entry : fs::recursive_directory_iterator(kExamples)) {
+    const std::string ext = entry.path().extension();
+    if (!entry.is_regular_file() || (ext != ".yaml" && ext != ".yml" && ext != ".json")) continue;
+    if (IsStraitConfig(ReadText(entry.path()))) {
+      found.push_back(fs::relative(entry.path(), kExamples).string());
+    }
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+// A temporary directory, removed with what it holds.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    char dir[] = "/tmp/strait-examples-XXXXXX";
+    if (mkdtemp(dir) != nullptr) path_ = dir;
+  }
+  ~ScratchDir() {
+    if (!path_.empty()) fs::remove_all(path_);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Runs examples/tls/make-certs.sh DIR (openssl, as a user would); its exit
+// code, its output in `output`.
+int MakeCerts(const std::string& dir, std::string* output) {
+  PeerProcess script({"bash", (kExamples / "tls" / "make-certs.sh").string(), dir});
+  PeerProcess::Exit exit = script.WaitForExit(absl::Seconds(60));
+  *output = exit.output;
+  return exit.exited ? exit.code : -1;
+}
+
+// `strait --check FILE` run from `cwd`: relative paths in FILE (the tls
+// example's certificates) resolve there, as they would for a user who runs
+// strait from that directory.
+int CheckFrom(const std::string& cwd, const std::string& file, std::string* output) {
+  PeerProcess check({"/bin/sh", "-c", "cd \"$0\" && exec \"$1\" --check \"$2\"", cwd,
+                     STRAIT_BINARY, file});
+  PeerProcess::Exit exit = check.WaitForExit(absl::Seconds(60));
+  *output = exit.output;
+  return exit.exited ? exit.code : -1;
+}
+
+// One scratch directory with the certificates of make-certs.sh in certs/,
+// for every --check: the tls example names them as certs/server.crt.
+class ExampleCheckTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new ScratchDir;
+    std::string output;
+    ASSERT_EQ(MakeCerts(dir_->path() + "/certs", &output), 0) << output;
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  static ScratchDir* dir_;
+};
+ScratchDir* ExampleCheckTest::dir_ = nullptr;
+
+TEST_P(ExampleCheckTest, PassesCheck) {
+  std::string output;
+  EXPECT_EQ(CheckFrom(dir_->path(), (kExamples / GetParam()).string(), &output), 0) << output;
+  EXPECT_THAT(output, ::testing::HasSubstr(": ok")) << output;
+}
+
+INSTANTIATE_TEST_SUITE_P(Examples, ExampleCheckTest, ::testing::ValuesIn(ExampleConfigs()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string name = info.param;
+                           for (char& c : name) {
+                             if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return name;
+                         });
+
+// The tests above were listed when the binary was built; this one walks the
+// tree again now, so that a configuration added since (examples/compose*)
+// is checked too, and makes sure the walk finds the ones we know of.
+TEST_F(ExampleCheckTest, EveryConfigFoundNowPassesCheck) {
+  const std::vector<std::string> configs = ExampleConfigs();
+  for (const char* known : {"strait.yaml", "basic/strait.yaml", "canary/strait.yaml",
+                            "mirroring/strait.yaml", "failover/strait.yaml", "sticky/strait.yaml",
+                            "tls/strait.yaml", "admin/strait.yaml"}) {
+    EXPECT_NE(std::find(configs.begin(), configs.end(), known), configs.end()) << known;
+  }
+  for (const char* not_strait : {"observability/prometheus.yml"}) {
+    EXPECT_EQ(std::find(configs.begin(), configs.end(), not_strait), configs.end()) << not_strait;
+  }
+  for (const std::string& config : configs) {
+    std::string output;
+    EXPECT_EQ(CheckFrom(dir_->path(), (kExamples / config).string(), &output), 0)
+        << config << ": " << output;
+  }
+}
+
+// The check is real: without the certificates the tls example fails, naming
+// the file, because its paths are relative to the working directory (and
+// not to the config file, which sits beside no certs/).
+TEST_F(ExampleCheckTest, TlsExampleNeedsItsCertificatesInTheWorkingDirectory) {
+  ScratchDir empty;
+  std::string output;
+  EXPECT_NE(CheckFrom(empty.path(), (kExamples / "tls/strait.yaml").string(), &output), 0);
+  EXPECT_THAT(output, ::testing::HasSubstr("certs/server.crt: No such file or directory"));
+}
+
+// A greeter_server child (examples/greeter) on a port it picks itself.
+class Greeter {
+ public:
+  explicit Greeter(const std::string& name)
+      : process_({GREETER_SERVER_BINARY, "--port", "0", "--name", name}) {
+    std::optional<std::string> port =
+        process_.WaitForLine("greeter " + name + " listening on 127.0.0.1:", absl::Seconds(30));
+    if (port.has_value()) port_ = atoi(port->c_str());
+  }
+  bool started() const { return port_ > 0; }
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+  std::string url() const { return "h2c://" + address(); }
+
+ private:
+  PeerProcess process_;
+  int port_ = -1;
+};
+
+// The example's strait.yaml with each fixed address replaced; every one of
+// them must be in the file (so that a changed example fails here instead of
+// reaching a real server on a fixed port).
+std::string Rebind(const std::string& example,
+                   const std::vector<std::pair<std::string, std::string>>& replacements) {
+  std::string text = ReadText(kExamples / example / "strait.yaml");
+  for (const auto& [from, to] : replacements) {
+    EXPECT_NE(text.find(from), std::string::npos) << example << " names no " << from;
+  }
+  return absl::StrReplaceAll(text, replacements);
+}
+
+// The greeter's name from "Hello NAME from SERVER", or the error.
+std::string SayHello(helloworld::Greeter::Stub& stub, const std::string& name = "test") {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  helloworld::HelloRequest request;
+  request.set_name(name);
+  helloworld::HelloReply reply;
+  grpc::Status status = stub.SayHello(&context, request, &reply);
+  if (!status.ok()) return absl::StrCat("error ", status.error_code(), ": ", status.error_message());
+  const std::string prefix = "Hello " + name + " from ";
+  if (reply.message().rfind(prefix, 0) != 0) return "unexpected reply: " + reply.message();
+  return reply.message().substr(prefix.size());
+}
+
+// How many of `n` RPCs over one connection each greeter answered.
+std::map<std::string, int> Split(helloworld::Greeter::Stub& stub, int n) {
+  std::map<std::string, int> by_server;
+  for (int i = 0; i < n; ++i) ++by_server[SayHello(stub)];
+  return by_server;
+}
+
+std::unique_ptr<helloworld::Greeter::Stub> GreeterStub(int port) {
+  return helloworld::Greeter::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+}
+
+// The admin service of a StraitProcess, called as grpcurl would: a method
+// name and a JSON body (protobuf's JSON mapping), with the bearer token if
+// there is one.
+class AdminClient {
+ public:
+  AdminClient(int port, std::string token = "")
+      : stub_(av1::Admin::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                                      grpc::InsecureChannelCredentials()))),
+        token_(std::move(token)) {}
+
+  // Calls `method` with `json`; the response as the message, or the status.
+  template <typename Request, typename Response>
+  grpc::Status Call(
+      grpc::Status (av1::Admin::Stub::*rpc)(grpc::ClientContext*, const Request&, Response*),
+      const std::string& json, Response* response) {
+    Request request;
+    auto parsed = google::protobuf::util::JsonStringToMessage(json, &request);
+    if (!parsed.ok()) {
+      return grpc::Status(grpc::StatusCode::INTERNAL,
+                          absl::StrCat("bad JSON ", json, ": ", parsed.ToString()));
+    }
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    if (!token_.empty()) context.AddMetadata("authorization", "Bearer " + token_);
+    return (stub_.get()->*rpc)(&context, request, response);
+  }
+
+  // The calls the examples' scripts and READMEs make, by method name.
+  grpc::Status Call(const std::string& method, const std::string& json) {
+    if (method == "GetConfig") {
+      av1::GetConfigResponse r;
+      return Call(&av1::Admin::Stub::GetConfig, json, &r);
+    }
+    if (method == "UpsertService") {
+      av1::ChangeResponse r;
+      return Call(&av1::Admin::Stub::UpsertService, json, &r);
+    }
+    if (method == "GetStats") {
+      av1::GetStatsResponse r;
+      return Call(&av1::Admin::Stub::GetStats, json, &r);
+    }
+    if (method == "ListServers") {
+      av1::ListServersResponse r;
+      return Call(&av1::Admin::Stub::ListServers, json, &r);
+    }
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "the test does not call " + method);
+  }
+
+  uint64_t Version() {
+    av1::GetConfigResponse config;
+    EXPECT_TRUE(Call(&av1::Admin::Stub::GetConfig, "{}", &config).ok());
+    return config.version();
+  }
+
+ private:
+  std::unique_ptr<av1::Admin::Stub> stub_;
+  std::string token_;
+};
+
+// The grpcurl calls of a README: each `-d 'JSON' ADDRESS
+// strait.admin.v1.Admin/METHOD`, in order, as {METHOD, JSON}.
+std::vector<std::pair<std::string, std::string>> ReadmeAdminCalls(const std::string& example) {
+  const std::string readme = ReadText(kExamples / example / "README.md");
+  static const std::regex kCall(
+      R"(-d '([^']*)'[\s\\]*127\.0\.0\.1:9901 strait\.admin\.v1\.Admin/(\w+))");
+  std::vector<std::pair<std::string, std::string>> calls;
+  for (std::sregex_iterator it(readme.begin(), readme.end(), kCall), end; it != end; ++it) {
+    calls.push_back({(*it)[2], (*it)[1]});
+  }
+  return calls;
+}
+
+// basic: round robin over two greeters, health checks on.
+TEST(ExamplesTest, BasicAlternatesBetweenBothGreeters) {
+  Greeter a("a"), b("b");
+  ASSERT_TRUE(a.started() && b.started());
+  StraitProcess strait(Rebind("basic", {{"127.0.0.1:8080", "127.0.0.1:0"},
+                                        {"127.0.0.1:50051", a.address()},
+                                        {"127.0.0.1:50052", b.address()}}),
+                       {"--workers", "1"});
+  ASSERT_TRUE(strait.started());
+  auto stub = GreeterStub(strait.port("web"));
+  std::vector<std::string> answers;
+  for (int i = 0; i < 10; ++i) answers.push_back(SayHello(*stub));
+  const std::string first = answers[0];
+  ASSERT_TRUE(first == "a" || first == "b") << first;
+  const std::string second = first == "a" ? "b" : "a";
+  for (size_t i = 0; i < answers.size(); ++i) {
+    EXPECT_EQ(answers[i], i % 2 == 0 ? first : second) << "RPC " << i;
+  }
+}
+
+// canary: 90/10 by smooth weighted round robin, exact on one worker; then
+// the README's grpcurl shifts, applied through the admin service.
+TEST(ExamplesTest, CanarySplitsExactlyAndShiftsThroughTheAdminApi) {
+  Greeter stable("stable"), canary("canary");
+  ASSERT_TRUE(stable.started() && canary.started());
+  StraitProcess strait(Rebind("canary", {{"127.0.0.1:8080", "127.0.0.1:0"},
+                                         {"127.0.0.1:50051", stable.address()},
+                                         {"127.0.0.1:50052", canary.address()}}),
+                       {"--workers", "1"});
+  ASSERT_TRUE(strait.started());
+  auto stub = GreeterStub(strait.port("web"));
+  EXPECT_EQ(Split(*stub, 200), (std::map<std::string, int>{{"stable", 180}, {"canary", 20}}));
+
+  // The README: GetConfig, 50/50, then all to the canary if the version is
+  // still 2, then GetStats.
+  std::vector<std::pair<std::string, std::string>> calls = ReadmeAdminCalls("canary");
+  std::vector<std::string> methods;
+  for (const auto& call : calls) methods.push_back(call.first);
+  ASSERT_THAT(methods, ElementsAre("UpsertService", "UpsertService", "GetStats"));
+  AdminClient admin(strait.admin_port());
+  ASSERT_EQ(admin.Version(), 1u);
+  const std::vector<std::map<std::string, int>> after = {
+      {{"stable", 100}, {"canary", 100}},
+      {{"canary", 200}},
+  };
+  for (size_t i = 0; i < 2; ++i) {
+    grpc::Status status = admin.Call(calls[i].first, calls[i].second);
+    ASSERT_TRUE(status.ok()) << calls[i].second << ": " << status.error_message();
+    EXPECT_EQ(Split(*stub, 200), after[i]) << "after " << calls[i].second;
+  }
+  // Applying the second one again: version 3 runs, not 2.
+  grpc::Status stale = admin.Call(calls[1].first, calls[1].second);
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << stale.error_message();
+  EXPECT_TRUE(admin.Call(calls[2].first, calls[2].second).ok());
+}
+
+// tls: make-certs.sh's CA verifies strait's certificate (by its IP SAN);
+// plaintext and a client that does not trust that CA get nothing.
+TEST(ExamplesTest, TlsServesWithTheScriptsCertificatesOnly) {
+  ScratchDir dir;
+  const std::string certs = dir.path() + "/certs";
+  std::string output;
+  ASSERT_EQ(MakeCerts(certs, &output), 0) << output;
+  Greeter a("a"), b("b");
+  ASSERT_TRUE(a.started() && b.started());
+  // The relative paths would resolve in the test's working directory: point
+  // them at the scratch directory instead.
+  StraitProcess strait(Rebind("tls", {{"127.0.0.1:8443", "127.0.0.1:0"},
+                                      {"127.0.0.1:50051", a.address()},
+                                      {"127.0.0.1:50052", b.address()},
+                                      {"certs/server.", certs + "/server."}}),
+                       {"--workers", "1"});
+  ASSERT_TRUE(strait.started());
+  const std::string target = absl::StrCat("127.0.0.1:", strait.port("websecure"));
+
+  grpc::SslCredentialsOptions trusted;
+  trusted.pem_root_certs = ReadText(certs + "/ca.crt");
+  ASSERT_FALSE(trusted.pem_root_certs.empty());
+  auto tls = helloworld::Greeter::NewStub(
+      grpc::CreateChannel(target, grpc::SslCredentials(trusted)));
+  EXPECT_EQ(Split(*tls, 4), (std::map<std::string, int>{{"a", 2}, {"b", 2}}));
+
+  auto plaintext = helloworld::Greeter::NewStub(
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  EXPECT_THAT(SayHello(*plaintext), ::testing::StartsWith("error 14:"));
+
+  // Another run of the script: another CA, which does not sign strait's
+  // certificate.
+  ASSERT_EQ(MakeCerts(dir.path() + "/other", &output), 0) << output;
+  grpc::SslCredentialsOptions other;
+  other.pem_root_certs = ReadText(dir.path() + "/other/ca.crt");
+  auto untrusted =
+      helloworld::Greeter::NewStub(grpc::CreateChannel(target, grpc::SslCredentials(other)));
+  EXPECT_THAT(SayHello(*untrusted), ::testing::StartsWith("error 14:"));
+}
+
+// admin: the calls of list.sh, drain-server.sh and canary-shift.sh (their
+// JSON bodies, with the scripts' variables filled in), with the token.
+class ExamplesAdminTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(a_.started() && b_.started());
+    token_file_ = dir_.path() + "/token";
+    std::ofstream(token_file_) << kToken << "\n";
+    strait_ = std::make_unique<StraitProcess>(
+        Rebind("admin", {{"127.0.0.1:8080", "127.0.0.1:0"},
+                         {"h2c://127.0.0.1:50051", a_.url()},
+                         {"h2c://127.0.0.1:50052", b_.url()}}),
+        std::vector<std::string>{"--workers", "1", "--admin-token-file", token_file_});
+    ASSERT_TRUE(strait_->started());
+    stub_ = GreeterStub(strait_->port("web"));
+    admin_ = std::make_unique<AdminClient>(strait_->admin_port(), kToken);
+  }
+
+  static constexpr char kToken[] = "example-token";
+  Greeter a_{"a"}, b_{"b"};
+  ScratchDir dir_;
+  std::string token_file_;
+  std::unique_ptr<StraitProcess> strait_;
+  std::unique_ptr<helloworld::Greeter::Stub> stub_;
+  std::unique_ptr<AdminClient> admin_;
+};
+
+TEST_F(ExamplesAdminTest, AdminCallsNeedTheToken) {
+  for (const std::string& token : {std::string(), std::string("wrong")}) {
+    AdminClient anonymous(strait_->admin_port(), token);
+    EXPECT_EQ(anonymous.Call("GetConfig", "{}").error_code(), grpc::StatusCode::UNAUTHENTICATED)
+        << "token \"" << token << "\"";
+  }
+}
+
+// list.sh: GetConfig, then ListServers of one service.
+TEST_F(ExamplesAdminTest, ListShowsTheVersionAndEveryServer) {
+  av1::GetConfigResponse config;
+  ASSERT_TRUE(admin_->Call(&av1::Admin::Stub::GetConfig, "{}", &config).ok());
+  EXPECT_EQ(config.version(), 1u);
+  EXPECT_EQ(config.origin().kind(), av1::Origin::FILE);
+  EXPECT_TRUE(config.config().services().contains("greeter"));
+  av1::ListServersResponse servers;
+  ASSERT_TRUE(
+      admin_->Call(&av1::Admin::Stub::ListServers, R"({"service": "greeter"})", &servers).ok());
+  std::vector<std::string> urls;
+  for (const av1::ServerStatus& s : servers.servers()) {
+    urls.push_back(s.url());
+    EXPECT_TRUE(s.usable() && s.healthy() && s.health_checked()) << s.ShortDebugString();
+  }
+  EXPECT_THAT(urls, UnorderedElementsAre(a_.url(), b_.url()));
+}
+
+// drain-server.sh URL: DrainServer, ListServers until nothing is in flight;
+// then UNDRAIN=1: UndrainServer.
+TEST_F(ExamplesAdminTest, DrainSendsEveryRpcToTheOtherServer) {
+  EXPECT_EQ(Split(*stub_, 10), (std::map<std::string, int>{{"a", 5}, {"b", 5}}));
+  av1::DrainServerResponse drained;
+  const std::string body = absl::StrCat(R"({"url": ")", a_.url(), R"("})");
+  ASSERT_TRUE(admin_->Call(&av1::Admin::Stub::DrainServer, body, &drained).ok());
+  EXPECT_THAT(drained.services(), ElementsAre("greeter"));
+  // The script's wait: polls until a has no RPC in flight (bounded here by
+  // the attempts, as the script's by WAIT_SECONDS).
+  uint64_t in_flight = 1;
+  for (int attempt = 0; attempt < 100 && in_flight != 0; ++attempt) {
+    av1::ListServersResponse servers;
+    ASSERT_TRUE(admin_->Call(&av1::Admin::Stub::ListServers, "{}", &servers).ok());
+    in_flight = 0;
+    for (const av1::ServerStatus& s : servers.servers()) {
+      if (s.url() == a_.url()) {
+        EXPECT_TRUE(s.drained());
+        in_flight += s.in_flight();
+      }
+    }
+  }
+  EXPECT_EQ(in_flight, 0u);
+  EXPECT_EQ(Split(*stub_, 10), (std::map<std::string, int>{{"b", 10}}));
+
+  ASSERT_TRUE(admin_->Call(&av1::Admin::Stub::UndrainServer, body, &drained).ok());
+  EXPECT_EQ(Split(*stub_, 10), (std::map<std::string, int>{{"a", 5}, {"b", 5}}));
+}
+
+// canary-shift.sh with STABLE=a, CANARY=b, STEPS="10 50": two load
+// balancers, then `greeter` weighted over them step by step, each step with
+// the version it read as expectedVersion; then ROLLBACK=1.
+TEST_F(ExamplesAdminTest, CanaryShiftMovesTheSplitStepByStep) {
+  av1::ChangeResponse changed;
+  const std::vector<std::pair<std::string, const Greeter*>> services = {
+      {"greeter-stable", &a_}, {"greeter-canary", &b_}};
+  for (const auto& [name, server] : services) {
+    ASSERT_TRUE(admin_
+                    ->Call(&av1::Admin::Stub::UpsertService,
+                           absl::StrCat(R"({"name": ")", name,
+                                        R"(", "service": {"loadBalancer":
+                                          {"servers": [{"url": ")",
+                                        server->url(), R"("}]}}})"),
+                           &changed)
+                    .ok());
+  }
+  auto shift_to = [&](int percent) {
+    const uint64_t version = admin_->Version();
+    return admin_->Call(
+        &av1::Admin::Stub::UpsertService,
+        absl::StrCat(R"({"name": "greeter",
+          "service": {"weighted": {"services": [
+            {"name": "greeter-stable", "weight": )",
+                     100 - percent, R"(},
+            {"name": "greeter-canary", "weight": )",
+                     percent, R"(}]}},
+          "options": {"expectedVersion": ")",
+                     version, R"("}})"),
+        &changed);
+  };
+  for (int percent : {10, 50}) {
+    grpc::Status status = shift_to(percent);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(Split(*stub_, 100),
+              (std::map<std::string, int>{{"a", 100 - percent}, {"b", percent}}))
+        << "canary at " << percent << "%";
+  }
+  // ROLLBACK=1: weight 0 takes none.
+  ASSERT_TRUE(shift_to(0).ok());
+  EXPECT_EQ(Split(*stub_, 100), (std::map<std::string, int>{{"a", 100}}));
+}
+
+// What expectedVersion in canary-shift.sh guards against: a step computed
+// from a version someone else changed since.
+TEST_F(ExamplesAdminTest, AStaleExpectedVersionChangesNothing) {
+  const uint64_t version = admin_->Version();
+  av1::ChangeResponse changed;
+  const std::string upsert = absl::StrCat(
+      R"({"name": "greeter", "service": {"loadBalancer": {"servers": [{"url": ")", b_.url(),
+      R"("}]}}, "options": {"expectedVersion": ")", version, R"("}})");
+  ASSERT_TRUE(admin_->Call(&av1::Admin::Stub::UpsertService, upsert, &changed).ok());
+  grpc::Status stale = admin_->Call(&av1::Admin::Stub::UpsertService, upsert, &changed);
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << stale.error_message();
+  EXPECT_EQ(admin_->Version(), version + 1);
+}
+
+}  // namespace
+}  // namespace strait::testing
