@@ -21,7 +21,9 @@ class StraitProcess {
  public:
   // Writes `yaml` to a temporary file and starts `strait --config FILE`
   // with `extra_args` (plus `--admin 127.0.0.1:0` and `--metrics
-  // 127.0.0.1:0` unless they name them); waits (bounded) until it reports its ports. With
+  // 127.0.0.1:0` unless they name them); waits (at most 30 s) until it
+  // reports its admin and metrics ports and one port per entry point of the
+  // file, as the config parser reads it. With
   // `config_path`, the file is that one — written with `yaml` unless `yaml`
   // is empty — and is left behind, with its state file, for the next process.
   explicit StraitProcess(const std::string& yaml, std::vector<std::string> extra_args = {},
@@ -61,6 +63,9 @@ class StraitProcess {
   int admin_port_ = -1;
   int metrics_port_ = -1;
   std::map<std::string, int> ports_;
+  // What strait printed before its ports, other than the port lines: shown
+  // on stderr when the ports did not come.
+  std::string startup_;
   // The output after the port lines; shared with the thread that reads it.
   struct Output {
     absl::Mutex mu;
