@@ -177,6 +177,8 @@ class Greeter {
     if (port.has_value()) port_ = atoi(port->c_str());
   }
   bool started() const { return port_ > 0; }
+  // SIGUSR1 flips the greeter's grpc.health.v1 status; it says so.
+  void FlipHealth() { process_.Signal(SIGUSR1); }
   std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
   std::string url() const { return "h2c://" + address(); }
 
@@ -197,10 +199,13 @@ std::string Rebind(const std::string& example,
   return absl::StrReplaceAll(text, replacements);
 }
 
-// The greeter's name from "Hello NAME from SERVER", or the error.
-std::string SayHello(helloworld::Greeter::Stub& stub, const std::string& name = "test") {
+// The greeter's name from "Hello NAME from SERVER", or the error. With a
+// `user`, the RPC carries it as x-user-id metadata.
+std::string SayHello(helloworld::Greeter::Stub& stub, const std::string& name = "test",
+                     const std::string& user = "") {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  if (!user.empty()) context.AddMetadata("x-user-id", user);
   helloworld::HelloRequest request;
   request.set_name(name);
   helloworld::HelloReply reply;
@@ -218,9 +223,13 @@ std::map<std::string, int> Split(helloworld::Greeter::Stub& stub, int n) {
   return by_server;
 }
 
-std::unique_ptr<helloworld::Greeter::Stub> GreeterStub(int port) {
-  return helloworld::Greeter::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+// With `own_connection`, the channel does not share gRPC's process-wide
+// subchannels: a connection of its own, which may land on another worker.
+std::unique_ptr<helloworld::Greeter::Stub> GreeterStub(int port, bool own_connection = false) {
+  grpc::ChannelArguments args;
+  if (own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return helloworld::Greeter::NewStub(grpc::CreateCustomChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials(), args));
 }
 
 // The admin service of a StraitProcess, called as grpcurl would: a method
@@ -269,6 +278,18 @@ class AdminClient {
       return Call(&av1::Admin::Stub::ListServers, json, &r);
     }
     return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "the test does not call " + method);
+  }
+
+  // Admin/Watch, read until its SYNCED event (the current state is sent).
+  std::unique_ptr<grpc::ClientReader<av1::WatchEvent>> Watch(grpc::ClientContext* context) {
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    if (!token_.empty()) context->AddMetadata("authorization", "Bearer " + token_);
+    std::unique_ptr<grpc::ClientReader<av1::WatchEvent>> events =
+        stub_->Watch(context, av1::WatchRequest());
+    av1::WatchEvent event;
+    while (events->Read(&event) && event.kind() != av1::WatchEvent::SYNCED) {
+    }
+    return events;
   }
 
   uint64_t Version() {
@@ -389,6 +410,84 @@ TEST(ExamplesTest, TlsServesWithTheScriptsCertificatesOnly) {
   auto untrusted =
       helloworld::Greeter::NewStub(grpc::CreateChannel(target, grpc::SslCredentials(other)));
   EXPECT_THAT(SayHello(*untrusted), ::testing::StartsWith("error 14:"));
+}
+
+// The StraitProcess fixture waits for the entry points the parser finds,
+// not for every "address:" in the text.
+TEST(ExamplesTest, ACommentSayingAddressDoesNotHoldUpTheStart) {
+  Greeter a("a"), b("b");
+  ASSERT_TRUE(a.started() && b.started());
+  StraitProcess strait(Rebind("basic", {{"127.0.0.1:8080", "127.0.0.1:0"},
+                                        {"127.0.0.1:50051", a.address()},
+                                        {"127.0.0.1:50052", b.address()}}) +
+                       "# a second entry point would need its own address: 127.0.0.1:8081\n");
+  ASSERT_TRUE(strait.started());
+  auto stub = GreeterStub(strait.port("web"));
+  EXPECT_EQ(Split(*stub, 2), (std::map<std::string, int>{{"a", 1}, {"b", 1}}));
+}
+
+// failover: greeter main answers while its grpc.health.v1 (watched) says
+// SERVING; SIGUSR1 flips it, and RPCs go to the fallback until it flips back.
+TEST(ExamplesTest, FailoverFollowsTheMainGreetersHealth) {
+  Greeter main("main"), fallback("fallback");
+  ASSERT_TRUE(main.started() && fallback.started());
+  StraitProcess strait(Rebind("failover", {{"127.0.0.1:8080", "127.0.0.1:0"},
+                                           {"127.0.0.1:50051", main.address()},
+                                           {"127.0.0.1:50052", fallback.address()}}),
+                       {"--workers", "1"});
+  ASSERT_TRUE(strait.started());
+  auto stub = GreeterStub(strait.port("web"));
+  EXPECT_EQ(Split(*stub, 3), (std::map<std::string, int>{{"main", 3}}));
+
+  AdminClient admin(strait.admin_port());
+  grpc::ClientContext watch_context;
+  auto events = admin.Watch(&watch_context);
+  // Waits (bounded by the Watch deadline) for strait to see main's health.
+  auto wait_for_main = [&](bool healthy) {
+    av1::WatchEvent event;
+    while (events->Read(&event)) {
+      if (event.kind() == av1::WatchEvent::HEALTH_CHANGED && event.url() == main.url() &&
+          event.healthy() == healthy) {
+        return true;
+      }
+    }
+    return false;
+  };
+  main.FlipHealth();
+  ASSERT_TRUE(wait_for_main(false));
+  EXPECT_EQ(Split(*stub, 3), (std::map<std::string, int>{{"fallback", 3}}));
+  main.FlipHealth();
+  ASSERT_TRUE(wait_for_main(true));
+  EXPECT_EQ(Split(*stub, 3), (std::map<std::string, int>{{"main", 3}}));
+  watch_context.TryCancel();
+}
+
+// sticky: every RPC of one x-user-id goes to one greeter; users spread.
+TEST(ExamplesTest, StickyKeepsEachUserOnOneGreeter) {
+  Greeter a("a"), b("b"), c("c");
+  ASSERT_TRUE(a.started() && b.started() && c.started());
+  StraitProcess strait(Rebind("sticky", {{"127.0.0.1:8080", "127.0.0.1:0"},
+                                         {"127.0.0.1:50051", a.address()},
+                                         {"127.0.0.1:50052", b.address()},
+                                         {"127.0.0.1:50053", c.address()}}));
+  ASSERT_TRUE(strait.started());
+  std::map<std::string, int> users_by_server;
+  for (int u = 0; u < 30; ++u) {
+    const std::string user = absl::StrCat("user-", u);
+    std::map<std::string, int> by_server;
+    // A connection each time, spread over the workers: the same server.
+    for (int i = 0; i < 4; ++i) {
+      ++by_server[SayHello(*GreeterStub(strait.port("web"), true), "test", user)];
+    }
+    ASSERT_EQ(by_server.size(), 1u) << user << " went to several servers";
+    ++users_by_server[by_server.begin()->first];
+  }
+  // 30 users on 3 servers: all on fewer than two is a broken hash, not luck
+  // (about 3 in 10^14 for a uniform one).
+  EXPECT_GE(users_by_server.size(), 2u);
+  for (const auto& [server, users] : users_by_server) {
+    EXPECT_THAT(server, ::testing::AnyOf("a", "b", "c"));
+  }
 }
 
 // admin: the calls of list.sh, drain-server.sh and canary-shift.sh (their
