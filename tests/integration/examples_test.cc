@@ -462,6 +462,45 @@ TEST(ExamplesTest, FailoverFollowsTheMainGreetersHealth) {
   watch_context.TryCancel();
 }
 
+// mirroring: greeters a and b answer every RPC; a copy of exactly every
+// second one (50%, by the worker's counter) reaches the shadow, whose
+// answers are dropped. The README's GetStats call shows it.
+TEST(ExamplesTest, MirroringCopiesHalfTheRpcsToTheShadow) {
+  Greeter a("a"), b("b"), shadow("shadow");
+  ASSERT_TRUE(a.started() && b.started() && shadow.started());
+  StraitProcess strait(Rebind("mirroring", {{"127.0.0.1:8080", "127.0.0.1:0"},
+                                            {"127.0.0.1:50051", a.address()},
+                                            {"127.0.0.1:50052", b.address()},
+                                            {"127.0.0.1:50053", shadow.address()}}),
+                       {"--workers", "1"});
+  ASSERT_TRUE(strait.started());
+  auto stub = GreeterStub(strait.port("web"));
+  std::map<std::string, int> split = Split(*stub, 10);
+  EXPECT_EQ(split["a"] + split["b"], 10) << ::testing::PrintToString(split);
+
+  std::vector<std::pair<std::string, std::string>> calls = ReadmeAdminCalls("mirroring");
+  ASSERT_EQ(calls.size(), 1u);
+  ASSERT_EQ(calls[0].first, "GetStats");
+  AdminClient admin(strait.admin_port());
+  // Copies finish after the RPCs they copy: poll, within a deadline.
+  av1::GetStatsResponse stats;
+  auto completed = [&]() -> uint64_t {
+    const auto& copies = stats.process().mirror_copies_by_result();
+    auto it = copies.find("completed");
+    return it == copies.end() ? 0 : it->second;
+  };
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  do {
+    ASSERT_TRUE(admin.Call(&av1::Admin::Stub::GetStats, calls[0].second, &stats).ok());
+  } while (completed() < 5 && absl::Now() < deadline);
+  EXPECT_EQ(completed(), 5u) << stats.ShortDebugString();
+  // The shadow's server is listed, with its connection; mirror copies are
+  // not counted in its rpcsByStatus (only in mirrorCopiesByResult).
+  ASSERT_EQ(stats.servers_size(), 1);
+  EXPECT_EQ(stats.servers(0).url(), shadow.url());
+  EXPECT_EQ(stats.servers(0).connections(), 1u) << stats.ShortDebugString();
+}
+
 // sticky: every RPC of one x-user-id goes to one greeter; users spread.
 TEST(ExamplesTest, StickyKeepsEachUserOnOneGreeter) {
   Greeter a("a"), b("b"), c("c");

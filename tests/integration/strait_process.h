@@ -30,7 +30,8 @@ class StraitProcess {
                          std::string config_path = "");
   ~StraitProcess();
 
-  bool started() const { return pid_ > 0 && !ports_.empty(); }
+  // Whether strait reported every port it was expected to (see above).
+  bool started() const { return started_; }
   int port(const std::string& entry_point) const;
   // The admin service's port; -1 with `--admin off`.
   int admin_port() const { return admin_port_; }
@@ -57,6 +58,7 @@ class StraitProcess {
 
  private:
   pid_t pid_ = -1;
+  bool started_ = false;
   int exit_code_ = -2;
   std::string config_path_;
   bool owns_files_ = false;  // a temporary config (and its state file): removed at the end
