@@ -5,21 +5,22 @@
 // on 8080/8443) replaced by ports picked at run time, so an edit to an
 // example that breaks what its README promises fails here.
 #include <gmock/gmock.h>
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <google/protobuf/util/json_util.h>
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -98,8 +99,8 @@ int MakeCerts(const std::string& dir, std::string* output) {
 // example's certificates) resolve there, as they would for a user who runs
 // strait from that directory.
 int CheckFrom(const std::string& cwd, const std::string& file, std::string* output) {
-  PeerProcess check({"/bin/sh", "-c", "cd \"$0\" && exec \"$1\" --check \"$2\"", cwd,
-                     STRAIT_BINARY, file});
+  PeerProcess check(
+      {"/bin/sh", "-c", "cd \"$0\" && exec \"$1\" --check \"$2\"", cwd, STRAIT_BINARY, file});
   PeerProcess::Exit exit = check.WaitForExit(absl::Seconds(60));
   *output = exit.output;
   return exit.exited ? exit.code : -1;
@@ -142,9 +143,9 @@ INSTANTIATE_TEST_SUITE_P(Examples, ExampleCheckTest, ::testing::ValuesIn(Example
 // is checked too, and makes sure the walk finds the ones we know of.
 TEST_F(ExampleCheckTest, EveryConfigFoundNowPassesCheck) {
   const std::vector<std::string> configs = ExampleConfigs();
-  for (const char* known : {"strait.yaml", "basic/strait.yaml", "canary/strait.yaml",
-                            "mirroring/strait.yaml", "failover/strait.yaml", "sticky/strait.yaml",
-                            "tls/strait.yaml", "admin/strait.yaml"}) {
+  for (const char* known :
+       {"strait.yaml", "basic/strait.yaml", "canary/strait.yaml", "mirroring/strait.yaml",
+        "failover/strait.yaml", "sticky/strait.yaml", "tls/strait.yaml", "admin/strait.yaml"}) {
     EXPECT_NE(std::find(configs.begin(), configs.end(), known), configs.end()) << known;
   }
   for (const char* not_strait : {"observability/prometheus.yml"}) {
@@ -210,7 +211,9 @@ std::string SayHello(helloworld::Greeter::Stub& stub, const std::string& name = 
   request.set_name(name);
   helloworld::HelloReply reply;
   grpc::Status status = stub.SayHello(&context, request, &reply);
-  if (!status.ok()) return absl::StrCat("error ", status.error_code(), ": ", status.error_message());
+  if (!status.ok()) {
+    return absl::StrCat("error ", status.error_code(), ": ", status.error_message());
+  }
   const std::string prefix = "Hello " + name + " from ";
   if (reply.message().rfind(prefix, 0) != 0) return "unexpected reply: " + reply.message();
   return reply.message().substr(prefix.size());
@@ -244,9 +247,9 @@ class AdminClient {
 
   // Calls `method` with `json`; the response as the message, or the status.
   template <typename Request, typename Response>
-  grpc::Status Call(
-      grpc::Status (av1::Admin::Stub::*rpc)(grpc::ClientContext*, const Request&, Response*),
-      const std::string& json, Response* response) {
+  grpc::Status Call(grpc::Status (av1::Admin::Stub::*rpc)(grpc::ClientContext*, const Request&,
+                                                          Response*),
+                    const std::string& json, Response* response) {
     Request request;
     auto parsed = google::protobuf::util::JsonStringToMessage(json, &request);
     if (!parsed.ok()) {
@@ -394,12 +397,12 @@ TEST(ExamplesTest, TlsServesWithTheScriptsCertificatesOnly) {
   grpc::SslCredentialsOptions trusted;
   trusted.pem_root_certs = ReadText(certs + "/ca.crt");
   ASSERT_FALSE(trusted.pem_root_certs.empty());
-  auto tls = helloworld::Greeter::NewStub(
-      grpc::CreateChannel(target, grpc::SslCredentials(trusted)));
+  auto tls =
+      helloworld::Greeter::NewStub(grpc::CreateChannel(target, grpc::SslCredentials(trusted)));
   EXPECT_EQ(Split(*tls, 4), (std::map<std::string, int>{{"a", 2}, {"b", 2}}));
 
-  auto plaintext = helloworld::Greeter::NewStub(
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  auto plaintext =
+      helloworld::Greeter::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
   EXPECT_THAT(SayHello(*plaintext), ::testing::StartsWith("error 14:"));
 
   // Another run of the script: another CA, which does not sign strait's
@@ -616,8 +619,8 @@ TEST_F(ExamplesAdminTest, DrainSendsEveryRpcToTheOtherServer) {
 // the version it read as expectedVersion; then ROLLBACK=1.
 TEST_F(ExamplesAdminTest, CanaryShiftMovesTheSplitStepByStep) {
   av1::ChangeResponse changed;
-  const std::vector<std::pair<std::string, const Greeter*>> services = {
-      {"greeter-stable", &a_}, {"greeter-canary", &b_}};
+  const std::vector<std::pair<std::string, const Greeter*>> services = {{"greeter-stable", &a_},
+                                                                        {"greeter-canary", &b_}};
   for (const auto& [name, server] : services) {
     ASSERT_TRUE(admin_
                     ->Call(&av1::Admin::Stub::UpsertService,
@@ -630,17 +633,16 @@ TEST_F(ExamplesAdminTest, CanaryShiftMovesTheSplitStepByStep) {
   }
   auto shift_to = [&](int percent) {
     const uint64_t version = admin_->Version();
-    return admin_->Call(
-        &av1::Admin::Stub::UpsertService,
-        absl::StrCat(R"({"name": "greeter",
+    return admin_->Call(&av1::Admin::Stub::UpsertService,
+                        absl::StrCat(R"({"name": "greeter",
           "service": {"weighted": {"services": [
             {"name": "greeter-stable", "weight": )",
-                     100 - percent, R"(},
+                                     100 - percent, R"(},
             {"name": "greeter-canary", "weight": )",
-                     percent, R"(}]}},
+                                     percent, R"(}]}},
           "options": {"expectedVersion": ")",
-                     version, R"("}})"),
-        &changed);
+                                     version, R"("}})"),
+                        &changed);
   };
   for (int percent : {10, 50}) {
     grpc::Status status = shift_to(percent);
@@ -659,9 +661,9 @@ TEST_F(ExamplesAdminTest, CanaryShiftMovesTheSplitStepByStep) {
 TEST_F(ExamplesAdminTest, AStaleExpectedVersionChangesNothing) {
   const uint64_t version = admin_->Version();
   av1::ChangeResponse changed;
-  const std::string upsert = absl::StrCat(
-      R"({"name": "greeter", "service": {"loadBalancer": {"servers": [{"url": ")", b_.url(),
-      R"("}]}}, "options": {"expectedVersion": ")", version, R"("}})");
+  const std::string upsert =
+      absl::StrCat(R"({"name": "greeter", "service": {"loadBalancer": {"servers": [{"url": ")",
+                   b_.url(), R"("}]}}, "options": {"expectedVersion": ")", version, R"("}})");
   ASSERT_TRUE(admin_->Call(&av1::Admin::Stub::UpsertService, upsert, &changed).ok());
   grpc::Status stale = admin_->Call(&av1::Admin::Stub::UpsertService, upsert, &changed);
   EXPECT_EQ(stale.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << stale.error_message();

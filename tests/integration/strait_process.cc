@@ -140,8 +140,7 @@ StraitProcess::StraitProcess(const std::string& yaml, std::vector<std::string> e
   started_ = pid_ > 0 && parsed.ok() && all_seen();
   if (!started_) {
     std::cerr << "StraitProcess: strait did not report its ports (" << ports_.size() << " of "
-              << entry_points << " entry points) within " << kStartTimeout
-              << "; it printed:\n"
+              << entry_points << " entry points) within " << kStartTimeout << "; it printed:\n"
               << startup_ << pending << std::flush;
   }
   {
