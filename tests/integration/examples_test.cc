@@ -532,12 +532,16 @@ TEST(ExamplesTest, StickyKeepsEachUserOnOneGreeter) {
   }
 }
 
-// admin: the calls of list.sh, drain-server.sh and canary-shift.sh (their
-// JSON bodies, with the scripts' variables filled in), with the token.
+// admin: list.sh, drain-server.sh and canary-shift.sh run as they are, with
+// admin_grpcurl (tests/integration/admin_grpcurl.cc) standing in for
+// grpcurl, against strait with the example's config and a token.
 class ExamplesAdminTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(a_.started() && b_.started());
+    bin_dir_ = dir_.path() + "/bin";
+    fs::create_directory(bin_dir_);
+    fs::create_symlink(ADMIN_GRPCURL_BINARY, bin_dir_ + "/grpcurl");
     token_file_ = dir_.path() + "/token";
     std::ofstream(token_file_) << kToken << "\n";
     strait_ = std::make_unique<StraitProcess>(
@@ -550,10 +554,26 @@ class ExamplesAdminTest : public ::testing::Test {
     admin_ = std::make_unique<AdminClient>(strait_->admin_port(), kToken);
   }
 
+  // Runs examples/admin/SCRIPT ARGS with ADMIN and TOKEN set for this
+  // strait, `env` (NAME=VALUE) on top, and admin_grpcurl as grpcurl.
+  PeerProcess::Exit RunScript(const std::string& script, const std::vector<std::string>& env,
+                              const std::vector<std::string>& args = {}) {
+    std::vector<std::string> argv = {"env", "PATH=" + bin_dir_ + ":" + getenv("PATH"),
+                                     absl::StrCat("ADMIN=127.0.0.1:", strait_->admin_port()),
+                                     absl::StrCat("TOKEN=", kToken)};
+    argv.insert(argv.end(), env.begin(), env.end());
+    argv.push_back("bash");
+    argv.push_back((kExamples / "admin" / script).string());
+    argv.insert(argv.end(), args.begin(), args.end());
+    PeerProcess run(argv);
+    return run.WaitForExit(absl::Seconds(120));
+  }
+
   static constexpr char kToken[] = "example-token";
   Greeter a_{"a"}, b_{"b"};
   ScratchDir dir_;
   std::string token_file_;
+  std::string bin_dir_;  // holds `grpcurl`: admin_grpcurl
   std::unique_ptr<StraitProcess> strait_;
   std::unique_ptr<helloworld::Greeter::Stub> stub_;
   std::unique_ptr<AdminClient> admin_;
@@ -585,75 +605,54 @@ TEST_F(ExamplesAdminTest, ListShowsTheVersionAndEveryServer) {
   EXPECT_THAT(urls, UnorderedElementsAre(a_.url(), b_.url()));
 }
 
-// drain-server.sh URL: DrainServer, ListServers until nothing is in flight;
-// then UNDRAIN=1: UndrainServer.
-TEST_F(ExamplesAdminTest, DrainSendsEveryRpcToTheOtherServer) {
+// drain-server.sh URL, as it is (grpcurl being admin_grpcurl): no new RPC
+// for the server, the script's wait for its in-flight ones; then UNDRAIN=1.
+TEST_F(ExamplesAdminTest, DrainServerScriptSendsEveryRpcToTheOtherServer) {
   EXPECT_EQ(Split(*stub_, 10), (std::map<std::string, int>{{"a", 5}, {"b", 5}}));
-  av1::DrainServerResponse drained;
-  const std::string body = absl::StrCat(R"({"url": ")", a_.url(), R"("})");
-  ASSERT_TRUE(admin_->Call(&av1::Admin::Stub::DrainServer, body, &drained).ok());
-  EXPECT_THAT(drained.services(), ElementsAre("greeter"));
-  // The script's wait: polls until a has no RPC in flight (bounded here by
-  // the attempts, as the script's by WAIT_SECONDS).
-  uint64_t in_flight = 1;
-  for (int attempt = 0; attempt < 100 && in_flight != 0; ++attempt) {
-    av1::ListServersResponse servers;
-    ASSERT_TRUE(admin_->Call(&av1::Admin::Stub::ListServers, "{}", &servers).ok());
-    in_flight = 0;
-    for (const av1::ServerStatus& s : servers.servers()) {
-      if (s.url() == a_.url()) {
-        EXPECT_TRUE(s.drained());
-        in_flight += s.in_flight();
-      }
-    }
-  }
-  EXPECT_EQ(in_flight, 0u);
+  PeerProcess::Exit drain = RunScript("drain-server.sh", {}, {a_.url()});
+  ASSERT_EQ(drain.code, 0) << drain.output;
+  EXPECT_THAT(drain.output, ::testing::HasSubstr(a_.url() + " is drained"));
+  EXPECT_THAT(drain.output, ::testing::HasSubstr(R"("greeter")"));  // DrainServer's services
   EXPECT_EQ(Split(*stub_, 10), (std::map<std::string, int>{{"b", 10}}));
 
-  ASSERT_TRUE(admin_->Call(&av1::Admin::Stub::UndrainServer, body, &drained).ok());
+  PeerProcess::Exit undrain = RunScript("drain-server.sh", {"UNDRAIN=1"}, {a_.url()});
+  ASSERT_EQ(undrain.code, 0) << undrain.output;
   EXPECT_EQ(Split(*stub_, 10), (std::map<std::string, int>{{"a", 5}, {"b", 5}}));
 }
 
-// canary-shift.sh with STABLE=a, CANARY=b, STEPS="10 50": two load
-// balancers, then `greeter` weighted over them step by step, each step with
-// the version it read as expectedVersion; then ROLLBACK=1.
-TEST_F(ExamplesAdminTest, CanaryShiftMovesTheSplitStepByStep) {
-  av1::ChangeResponse changed;
-  const std::vector<std::pair<std::string, const Greeter*>> services = {{"greeter-stable", &a_},
-                                                                        {"greeter-canary", &b_}};
-  for (const auto& [name, server] : services) {
-    ASSERT_TRUE(admin_
-                    ->Call(&av1::Admin::Stub::UpsertService,
-                           absl::StrCat(R"({"name": ")", name,
-                                        R"(", "service": {"loadBalancer":
-                                          {"servers": [{"url": ")",
-                                        server->url(), R"("}]}}})"),
-                           &changed)
-                    .ok());
-  }
-  auto shift_to = [&](int percent) {
-    const uint64_t version = admin_->Version();
-    return admin_->Call(&av1::Admin::Stub::UpsertService,
-                        absl::StrCat(R"({"name": "greeter",
-          "service": {"weighted": {"services": [
-            {"name": "greeter-stable", "weight": )",
-                                     100 - percent, R"(},
-            {"name": "greeter-canary", "weight": )",
-                                     percent, R"(}]}},
-          "options": {"expectedVersion": ")",
-                                     version, R"("}})"),
-                        &changed);
-  };
+// canary-shift.sh with STABLE=a, CANARY=b, one step at a time (PAUSE=0: no
+// sleep), then ROLLBACK=1: `greeter` becomes weighted over two new load
+// balancers, and the split follows each step exactly.
+TEST_F(ExamplesAdminTest, CanaryShiftScriptMovesTheSplitStepByStep) {
+  const std::vector<std::string> servers = {"STABLE=" + a_.url(), "CANARY=" + b_.url(), "PAUSE=0"};
   for (int percent : {10, 50}) {
-    grpc::Status status = shift_to(percent);
-    ASSERT_TRUE(status.ok()) << status.error_message();
+    std::vector<std::string> env = servers;
+    env.push_back(absl::StrCat("STEPS=", percent));
+    PeerProcess::Exit shift = RunScript("canary-shift.sh", env);
+    ASSERT_EQ(shift.code, 0) << shift.output;
+    EXPECT_THAT(shift.output, ::testing::HasSubstr(absl::StrCat("canary at ", percent, "%")));
     EXPECT_EQ(Split(*stub_, 100),
               (std::map<std::string, int>{{"a", 100 - percent}, {"b", percent}}))
         << "canary at " << percent << "%";
   }
-  // ROLLBACK=1: weight 0 takes none.
-  ASSERT_TRUE(shift_to(0).ok());
+  std::vector<std::string> env = servers;
+  env.push_back("ROLLBACK=1");
+  PeerProcess::Exit rollback = RunScript("canary-shift.sh", env);
+  ASSERT_EQ(rollback.code, 0) << rollback.output;
   EXPECT_EQ(Split(*stub_, 100), (std::map<std::string, int>{{"a", 100}}));
+}
+
+// list.sh: the version and origin, then every server; without the token it
+// fails.
+TEST_F(ExamplesAdminTest, ListScriptShowsTheVersionAndEveryServer) {
+  PeerProcess::Exit list = RunScript("list.sh", {}, {"greeter"});
+  ASSERT_EQ(list.code, 0) << list.output;
+  EXPECT_THAT(list.output, ::testing::HasSubstr("version 1 from FILE"));
+  EXPECT_THAT(list.output, ::testing::HasSubstr(a_.url()));
+  EXPECT_THAT(list.output, ::testing::HasSubstr(b_.url()));
+  PeerProcess::Exit anonymous = RunScript("list.sh", {"TOKEN="}, {"greeter"});
+  EXPECT_NE(anonymous.code, 0);
+  EXPECT_THAT(anonymous.output, ::testing::HasSubstr("Unauthenticated"));
 }
 
 // What expectedVersion in canary-shift.sh guards against: a step computed
