@@ -180,6 +180,11 @@ class Greeter {
   bool started() const { return port_ > 0; }
   // SIGUSR1 flips the greeter's grpc.health.v1 status; it says so.
   void FlipHealth() { process_.Signal(SIGUSR1); }
+  // SIGTERM: the greeter stops (its Shutdown ends open streams).
+  void Stop() {
+    process_.Signal(SIGTERM);
+    process_.WaitForExit(absl::Seconds(30));
+  }
   std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
   std::string url() const { return "h2c://" + address(); }
 
@@ -462,6 +467,10 @@ TEST(ExamplesTest, FailoverFollowsTheMainGreetersHealth) {
   main.FlipHealth();
   ASSERT_TRUE(wait_for_main(true));
   EXPECT_EQ(Split(*stub, 3), (std::map<std::string, int>{{"main", 3}}));
+  // The README's last word: a stopped main fails over too.
+  main.Stop();
+  ASSERT_TRUE(wait_for_main(false));
+  EXPECT_EQ(Split(*stub, 3), (std::map<std::string, int>{{"fallback", 3}}));
   watch_context.TryCancel();
 }
 
