@@ -5,6 +5,8 @@
 // on 8080/8443) replaced by ports picked at run time, so an edit to an
 // example that breaks what its README promises fails here.
 #include <gmock/gmock.h>
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -166,6 +168,33 @@ TEST_F(ExampleCheckTest, TlsExampleNeedsItsCertificatesInTheWorkingDirectory) {
   std::string output;
   EXPECT_NE(CheckFrom(empty.path(), (kExamples / "tls/strait.yaml").string(), &output), 0);
   EXPECT_THAT(output, ::testing::HasSubstr("certs/server.crt: No such file or directory"));
+}
+
+// Every grpcurl call with a JSON body in an example's README
+// (`-d '{...}' HOST:PORT pkg.Service/Method`) fits its method's request
+// message, as grpcurl would read it (unknown fields, wrong types fail).
+TEST(ExampleReadmeTest, EveryGrpcurlBodyFitsItsMethod) {
+  static const std::regex kCall(R"(-d '([^']*)'[\s\\]*[\w.-]+:\d+ ([\w.]+)/(\w+))");
+  int calls = 0;
+  for (const fs::directory_entry& entry : fs::recursive_directory_iterator(kExamples)) {
+    if (entry.path().filename() != "README.md") continue;
+    const std::string readme = ReadText(entry.path());
+    for (std::sregex_iterator it(readme.begin(), readme.end(), kCall), end; it != end; ++it) {
+      const std::string json = (*it)[1], method = absl::StrCat((*it)[2].str(), ".", (*it)[3].str());
+      SCOPED_TRACE(absl::StrCat(entry.path().string(), ": ", method, " ", json));
+      const google::protobuf::MethodDescriptor* descriptor =
+          google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(method);
+      ASSERT_NE(descriptor, nullptr) << "no such method";
+      std::unique_ptr<google::protobuf::Message> request(
+          google::protobuf::MessageFactory::generated_factory()
+              ->GetPrototype(descriptor->input_type())
+              ->New());
+      EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, request.get()).ok());
+      ++calls;
+    }
+  }
+  // The READMEs of basic, canary, mirroring, failover, tls and admin have 8.
+  EXPECT_GE(calls, 8);
 }
 
 // A greeter_server child (examples/greeter) on a port it picks itself.
