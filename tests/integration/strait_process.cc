@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "config/loader.h"
 
@@ -138,9 +139,12 @@ StraitProcess::StraitProcess(const std::string& yaml, std::vector<std::string> e
     }
   }
   started_ = pid_ > 0 && parsed.ok() && all_seen();
-  if (!started_) {
+  if (!started_ && parsed.ok()) {
     std::cerr << "StraitProcess: strait did not report its ports (" << ports_.size() << " of "
-              << entry_points << " entry points) within " << kStartTimeout << "; it printed:\n"
+              << entry_points << " entry points) "
+              << (open ? absl::StrCat("within ", absl::FormatDuration(kStartTimeout))
+                       : std::string("before its output ended"))
+              << "; it printed:\n"
               << startup_ << pending << std::flush;
   }
   {

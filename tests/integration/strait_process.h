@@ -30,7 +30,8 @@ class StraitProcess {
                          std::string config_path = "");
   ~StraitProcess();
 
-  // Whether strait reported every port it was expected to (see above).
+  // Whether strait reported every port it was expected to (see above);
+  // false for a file the parser refuses (strait exits: see Wait, output).
   bool started() const { return started_; }
   int port(const std::string& entry_point) const;
   // The admin service's port; -1 with `--admin off`.
