@@ -1,6 +1,8 @@
 // The examples under examples/: every strait configuration there passes
-// `strait --check`, and basic, canary, tls and admin serve real RPCs through
-// the strait binary between real greeter_server processes. The example files
+// `strait --check`, every grpcurl body in their READMEs fits its method, and
+// each example directory's strait.yaml serves real RPCs through the strait
+// binary between real greeter_server processes (the admin scripts run too).
+// The example files
 // are read as they are, with only their fixed ports (greeters on 5005x, strait
 // on 8080/8443) replaced by ports picked at run time, so an edit to an
 // example that breaks what its README promises fails here.
