@@ -1,5 +1,6 @@
 #include "tests/integration/strait_process.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -9,15 +10,31 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "config/loader.h"
 
 extern char** environ;
 
 namespace strait::testing {
 namespace {
+
+// How long strait may take to report every port it was expected to.
+constexpr absl::Duration kStartTimeout = absl::Seconds(30);
+
+// The value of `--flag VALUE` or `--flag=VALUE` in `args`; "" if absent.
+std::string FlagValue(const std::vector<std::string>& args, const std::string& flag) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == flag && i + 1 < args.size()) return args[i + 1];
+    if (args[i].rfind(flag + "=", 0) == 0) return args[i].substr(flag.size() + 1);
+  }
+  return "";
+}
 
 pid_t Spawn(const std::vector<std::string>& args, int out_fd) {
   std::vector<std::string> argv_strings = {STRAIT_BINARY};
@@ -72,35 +89,78 @@ StraitProcess::StraitProcess(const std::string& yaml, std::vector<std::string> e
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   pid_ = Spawn(args, pipe_fds[1]);
   close(pipe_fds[1]);
-  // strait prints one line per entry point once all listen; the count of
-  // entry points is the count of "address:" keys in the file.
-  size_t expected = 0;
-  for (size_t at = text.find("address:"); at != std::string::npos;
-       at = text.find("address:", at + 1)) {
-    ++expected;
-  }
-  FILE* out = fdopen(pipe_fds[0], "r");
-  char line[1024];
-  while (ports_.size() < expected && fgets(line, sizeof line, out) != nullptr) {
-    char name[256];
-    int port;
-    if (sscanf(line, "strait: entry point %255s on port %d", name, &port) == 2) {
-      ports_[name] = port;
-    } else if (sscanf(line, "strait: admin on port %d", &port) == 1) {
-      admin_port_ = port;
-    } else if (sscanf(line, "strait: metrics on port %d", &port) == 1) {
-      metrics_port_ = port;
+  // strait prints its admin and metrics ports, then one line per entry
+  // point once all listen. The entry points are those of the file as the
+  // real parser reads it (a comment or a string that says "address:" is
+  // not one); a file that does not parse starts nothing, and strait exits.
+  // Entry points that only the state file adds (UpsertEntryPoint before a
+  // restart) are not waited for.
+  absl::StatusOr<config::v1::Config> parsed = config::ParseConfig(text, config_path_);
+  const size_t entry_points = parsed.ok() ? parsed->entry_points_size() : 0;
+  const bool admin_expected = FlagValue(extra_args, "--admin") != "off";
+  const bool metrics_expected = FlagValue(extra_args, "--metrics") != "off";
+  auto all_seen = [&] {
+    return (!admin_expected || admin_port_ >= 0) && (!metrics_expected || metrics_port_ >= 0) &&
+           ports_.size() >= entry_points;
+  };
+  // Bounded: a strait that hangs before listening fails the test instead of
+  // blocking it. Lines are read from the raw descriptor (poll, then read) so
+  // that what follows them is handed whole to the draining thread.
+  const absl::Time deadline = absl::Now() + kStartTimeout;
+  std::string pending;  // bytes read past the last whole line
+  bool open = true;
+  while (parsed.ok() && open && !all_seen()) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) break;
+    pollfd ready = {.fd = pipe_fds[0], .events = POLLIN};
+    if (poll(&ready, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) <= 0) continue;
+    char buf[4096];
+    ssize_t n = read(pipe_fds[0], buf, sizeof buf);
+    if (n <= 0) {
+      open = false;
+      break;
     }
+    pending.append(buf, n);
+    for (size_t eol = pending.find('\n'); eol != std::string::npos && !all_seen();
+         eol = pending.find('\n')) {
+      std::string line = pending.substr(0, eol);
+      pending.erase(0, eol + 1);
+      char name[256];
+      int port;
+      if (sscanf(line.c_str(), "strait: entry point %255s on port %d", name, &port) == 2) {
+        ports_[name] = port;
+      } else if (sscanf(line.c_str(), "strait: admin on port %d", &port) == 1) {
+        admin_port_ = port;
+      } else if (sscanf(line.c_str(), "strait: metrics on port %d", &port) == 1) {
+        metrics_port_ = port;
+      } else {
+        startup_ += line + "\n";
+      }
+    }
+  }
+  started_ = pid_ > 0 && parsed.ok() && all_seen();
+  if (!started_ && parsed.ok()) {
+    std::cerr << "StraitProcess: strait did not report its ports (" << ports_.size() << " of "
+              << entry_points << " entry points) "
+              << (open ? absl::StrCat("within ", absl::FormatDuration(kStartTimeout))
+                       : std::string("before its output ended"))
+              << "; it printed:\n"
+              << startup_ << pending << std::flush;
+  }
+  {
+    absl::MutexLock lock(&output_->mu);
+    output_->text = pending;
   }
   // Keep draining the child's output so it never blocks on a full pipe,
   // and keep it for WaitForOutput.
-  std::thread([out, output = output_] {
+  std::thread([fd = pipe_fds[0], output = output_] {
     char buf[4096];
-    while (fgets(buf, sizeof buf, out) != nullptr) {
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
       absl::MutexLock lock(&output->mu);
-      output->text += buf;
+      output->text.append(buf, n);
     }
-    fclose(out);
+    close(fd);
   }).detach();
 }
 

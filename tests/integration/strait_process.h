@@ -21,14 +21,18 @@ class StraitProcess {
  public:
   // Writes `yaml` to a temporary file and starts `strait --config FILE`
   // with `extra_args` (plus `--admin 127.0.0.1:0` and `--metrics
-  // 127.0.0.1:0` unless they name them); waits (bounded) until it reports its ports. With
+  // 127.0.0.1:0` unless they name them); waits (at most 30 s) until it
+  // reports its admin and metrics ports and one port per entry point of the
+  // file, as the config parser reads it. With
   // `config_path`, the file is that one — written with `yaml` unless `yaml`
   // is empty — and is left behind, with its state file, for the next process.
   explicit StraitProcess(const std::string& yaml, std::vector<std::string> extra_args = {},
                          std::string config_path = "");
   ~StraitProcess();
 
-  bool started() const { return pid_ > 0 && !ports_.empty(); }
+  // Whether strait reported every port it was expected to (see above);
+  // false for a file the parser refuses (strait exits: see Wait, output).
+  bool started() const { return started_; }
   int port(const std::string& entry_point) const;
   // The admin service's port; -1 with `--admin off`.
   int admin_port() const { return admin_port_; }
@@ -55,12 +59,16 @@ class StraitProcess {
 
  private:
   pid_t pid_ = -1;
+  bool started_ = false;
   int exit_code_ = -2;
   std::string config_path_;
   bool owns_files_ = false;  // a temporary config (and its state file): removed at the end
   int admin_port_ = -1;
   int metrics_port_ = -1;
   std::map<std::string, int> ports_;
+  // What strait printed before its ports, other than the port lines: shown
+  // on stderr when the ports did not come.
+  std::string startup_;
   // The output after the port lines; shared with the thread that reads it.
   struct Output {
     absl::Mutex mu;
