@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "gtest/gtest.h"
 #include "google/protobuf/descriptor.h"
+#include "gtest/gtest.h"
 #include "strait/admin/v1/admin.pb.h"
 #include "strait/config/v1/config.pb.h"
 #include "strait/config/v1/state.pb.h"
@@ -72,9 +72,7 @@ struct Markdown {
 };
 
 // Well-known types (Duration, Timestamp) are values, not sections.
-bool IsLeafMessage(const Descriptor* d) {
-  return d->file()->package() == "google.protobuf";
-}
+bool IsLeafMessage(const Descriptor* d) { return d->file()->package() == "google.protobuf"; }
 
 // Every field below `d`, by its full key path, and every message reached.
 // Messages in `elsewhere` get their own row but are not walked into (State's
@@ -200,8 +198,8 @@ TEST(DocsTest, AdminHasAHeadingAndAGrpcurlExampleForEveryRpc) {
   EXPECT_TRUE(no_heading.empty()) << "docs/admin.md has no heading \"### METHOD\" for:"
                                   << Listed(no_heading);
   EXPECT_TRUE(no_example.empty())
-      << "docs/admin.md has no grpcurl example (a line with grpcurl and "
-      << admin->full_name() << "/METHOD before the next heading) for:" << Listed(no_example);
+      << "docs/admin.md has no grpcurl example (a line with grpcurl and " << admin->full_name()
+      << "/METHOD before the next heading) for:" << Listed(no_example);
 }
 
 }  // namespace
