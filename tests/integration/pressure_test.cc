@@ -21,7 +21,7 @@ class PressureTest : public WarmStraitTest {};
 
 // 100 response streams whose client never sends WINDOW_UPDATE, each asking
 // for 6.4 MB: strait holds at most one upstream stream window (64 KiB) for
-// each (README, "Memory"), not what the backend would send, while a
+// each (docs/operations.md, "Memory"), not what the backend would send, while a
 // bystander's RPCs go through.
 TEST_F(PressureTest, AZeroWindowClientPinsNoMoreThanItsStreamWindows) {
   constexpr int kStreams = 100;
