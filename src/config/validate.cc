@@ -59,6 +59,17 @@ void CheckDuration(Problems& p, const std::string& path,
   if (d.seconds() < 0 || d.nanos() < 0) p.Add(path, "must not be negative");
 }
 
+// The time a PING's answer gets: an explicit 0s would close every connection
+// at its first keepalive PING, so it is refused with what the user meant.
+void CheckPingAnswerTime(Problems& p, const std::string& path, bool set,
+                         const google::protobuf::Duration& d, const char* turn_off) {
+  CheckDuration(p, path, d);
+  if (set && d.seconds() == 0 && d.nanos() == 0) {
+    p.Add(path, absl::StrCat("must be more than 0s: it is the time a PING's answer gets; ",
+                             "to send no keepalive PINGs, set ", turn_off, ": 0s"));
+  }
+}
+
 void CheckHttp2(Problems& p, const std::string& path, const v1::Http2Settings& s) {
   if (s.max_frame_size() != 0 &&
       (s.max_frame_size() < 16384 || s.max_frame_size() > 16777215)) {
@@ -348,7 +359,9 @@ absl::Status ValidateConfig(const v1::Config& config) {
     CheckDuration(p, path + ".transport.streamStallTimeout",
                   ep->transport().stream_stall_timeout());
     CheckDuration(p, path + ".transport.keepAliveTime", ep->transport().keep_alive_time());
-    CheckDuration(p, path + ".transport.keepAliveTimeout", ep->transport().keep_alive_timeout());
+    CheckPingAnswerTime(p, path + ".transport.keepAliveTimeout",
+                        ep->transport().has_keep_alive_timeout(),
+                        ep->transport().keep_alive_timeout(), "keepAliveTime");
     if (ep->has_tls()) {
       CheckDuration(p, path + ".tls.handshakeTimeout", ep->tls().handshake_timeout());
       // Reads every certificate, key and CA file: --check fails on a file
@@ -452,7 +465,8 @@ absl::Status ValidateConfig(const v1::Config& config) {
                   ft.response_header_timeout());
     CheckDuration(p, path + ".forwardingTimeouts.idleConnTimeout", ft.idle_conn_timeout());
     CheckDuration(p, path + ".forwardingTimeouts.readIdleTimeout", ft.read_idle_timeout());
-    CheckDuration(p, path + ".forwardingTimeouts.pingTimeout", ft.ping_timeout());
+    CheckPingAnswerTime(p, path + ".forwardingTimeouts.pingTimeout", ft.has_ping_timeout(),
+                        ft.ping_timeout(), "readIdleTimeout");
     CheckDuration(p, path + ".forwardingTimeouts.pendingTimeout", ft.pending_timeout());
     CheckHttp2(p, path + ".http2", transport->http2());
     CheckClientTls(p, path, *transport);

@@ -48,6 +48,12 @@ TEST(ValidateTest, EachProblemNamesItsField) {
        "entryPoints: at least one entry point is needed"},
       {std::string(kGood) + "serversTransports: {}\n", ""},
       {"entryPoints: {web: {address: 'nowhere'}}", "entryPoints.web.address: missing port"},
+      {"entryPoints: {web: {address: ':0', transport: {keepAliveTimeout: 0s}}}",
+       "entryPoints.web.transport.keepAliveTimeout: must be more than 0s: it is the time a "
+       "PING's answer gets; to send no keepalive PINGs, set keepAliveTime: 0s"},
+      {std::string(kGood) + "serversTransports: {t: {forwardingTimeouts: {pingTimeout: 0s}}}",
+       "serversTransports.t.forwardingTimeouts.pingTimeout: must be more than 0s: it is the "
+       "time a PING's answer gets; to send no keepalive PINGs, set readIdleTimeout: 0s"},
       {"entryPoints: {a: {address: ':80'}, b: {address: ':80'}}",
        "entryPoints.b.address: :80 is already the address of entry point a"},
       {std::string(kGood) + "routers: {x: {rule: 'Bogus(`1`)', service: s}}",
