@@ -26,8 +26,6 @@ absl::StatusOr<std::string> ReadFileBytes(const std::string& path);
 // ReadFileBytes, then ParseConfig.
 absl::StatusOr<v1::Config> LoadConfigFile(const std::string& path);
 
-// LoadConfigFile then ValidateConfig; validation errors are prefixed with
-// "PATH: ".
 // ParseConfig then ValidateConfig on text read from `path` (the control
 // plane hashes the very bytes it parses); validation errors are prefixed
 // with "PATH: ", one problem per line.
