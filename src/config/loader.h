@@ -31,6 +31,7 @@ absl::StatusOr<v1::Config> LoadConfigFile(const std::string& path);
 // with "PATH: ", one problem per line.
 absl::StatusOr<v1::Config> ParseAndValidate(absl::string_view text, const std::string& path);
 
+// ReadFileBytes then ParseAndValidate: what `strait --check` runs.
 absl::StatusOr<v1::Config> LoadAndValidate(const std::string& path);
 
 }  // namespace strait::config
