@@ -152,8 +152,8 @@ check() {  # proxy -> one line: responses, and what the backend saw
 }
 
 count() {  # proxy requests -> instructions executed by all its processes and threads
-  local vg="$dir/vg-$1-$2" pid
-  mkdir -p "$vg"
+  local vg pid
+  vg=$(mktemp -d "$dir/vg-$1-$2.XXXX")  # a fresh one each run: every log.* in it is summed
   valgrind --tool=callgrind --log-file="$vg/log.%p" --callgrind-out-file="$vg/cg.%p" \
     $(cmd "$1" "$backend") >"$vg/stdout" 2>&1 &
   pid=$!
