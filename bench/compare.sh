@@ -11,7 +11,8 @@
 # single-process), configs in bench/compare/. For each it prints:
 #   - a check, outside callgrind, against a verbose nghttpd: every response
 #     2xx, and every request reached the backend as an HTTP/2 stream (nghttpd
-#     logs the frames; it would refuse HTTP/1), on how many backend connections;
+#     logs the frames; it refuses HTTP/1 but for an h2c Upgrade, which fails
+#     the check), on how many backend connections;
 #   - instructions per request under callgrind (all threads and processes),
 #     startup and connection setup subtracted: (count(2N) - count(N)) / N, and
 #     as bench/instructions.sh does it, (count(N) - count(1 request)) / N;
@@ -144,6 +145,10 @@ check() {  # proxy -> one line: responses, and what the backend saw
   reqs=$(grep -c 'recv (stream_id=[0-9]*) :path: /index.html' "$log" || true)
   # Less one: wait_port's own connection to nghttpd.
   conns=$(($(grep -o '^\[id=[0-9]*\]' "$log" | sort -u | wc -l) - 1))
+  if grep -qi 'upgrade' "$log"; then
+    echo "bench/compare.sh: $1 reached nghttpd by HTTP/1.1 Upgrade, not HTTP/2 with prior knowledge" >&2
+    exit 1
+  fi
   if [ "$reqs" -ne 200 ]; then
     echo "bench/compare.sh: $1: nghttpd received $reqs HTTP/2 requests, not 200" >&2
     exit 1
