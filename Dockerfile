@@ -19,13 +19,20 @@ RUN apt-get update -q \
       libnghttp2-dev libabsl-dev libssl-dev libyaml-cpp-dev libevent-dev libcpp-httplib-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY . .
+# Only what the two targets are built from, so a change to tests or docs
+# does not recompile strait.
+COPY CMakeLists.txt ./
+COPY cmake cmake
+COPY proto proto
+COPY src src
+COPY examples/CMakeLists.txt examples/
+COPY examples/greeter examples/greeter
 # No .git in the context: the revision comes from --build-arg ("unknown" without).
 ARG REVISION=unknown
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRAIT_BUILD_TESTS=OFF \
       -DSTRAIT_GIT_REVISION="${REVISION}" \
- && cmake --build build --target strait greeter_server \
- && strip build/src/server/strait build/examples/greeter/greeter_server \
+ && cmake --build build --target strait greeter_server
+RUN strip build/src/server/strait build/examples/greeter/greeter_server \
  && cd build && cpack -G DEB \
  && mkdir /out && cp strait_*.deb examples/greeter/greeter_server /out/
 
