@@ -32,7 +32,7 @@ ARG REVISION=unknown
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRAIT_BUILD_TESTS=OFF \
       -DSTRAIT_GIT_REVISION="${REVISION}" \
  && cmake --build build --target strait greeter_server
-RUN strip build/src/server/strait build/examples/greeter/greeter_server \
+RUN strip build/examples/greeter/greeter_server \
  && cd build && cpack -G DEB \
  && mkdir /out && cp strait_*.deb examples/greeter/greeter_server /out/
 

@@ -26,11 +26,13 @@ set(CPACK_MONOLITHIC_INSTALL OFF)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)   # strait_0.1.0_amd64.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
-set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-    "gRPC L7 load balancer\n strait routes gRPC calls (not connections) over HTTP/2 to healthy\n backends, with grpc.health.v1 checks, drains, retries, a gRPC admin API\n and Prometheus metrics.")
+set(CPACK_PACKAGE_DESCRIPTION
+    "strait routes gRPC calls (not connections) over HTTP/2 to healthy backends, with grpc.health.v1 checks, drains, retries, a gRPC admin API and Prometheus metrics.")
+set(CPACK_STRIP_FILES ON)   # the debug info stays in the build tree
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
+    ${CMAKE_CURRENT_LIST_DIR}/deb/conffiles
     ${CMAKE_CURRENT_LIST_DIR}/deb/postinst
     ${CMAKE_CURRENT_LIST_DIR}/deb/prerm
     ${CMAKE_CURRENT_LIST_DIR}/deb/postrm)
