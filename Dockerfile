@@ -22,7 +22,7 @@ WORKDIR /src
 # Only what the two targets are built from, so a change to tests or docs
 # does not recompile strait.
 COPY CMakeLists.txt ./
-COPY cmake cmake
+COPY cmake/*.cmake cmake/
 COPY proto proto
 COPY src src
 COPY examples/CMakeLists.txt examples/
@@ -32,6 +32,9 @@ ARG REVISION=unknown
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRAIT_BUILD_TESTS=OFF \
       -DSTRAIT_GIT_REVISION="${REVISION}" \
  && cmake --build build --target strait greeter_server
+# The .deb's unit, default config and maintainer scripts: needed only by
+# cpack, so editing them does not recompile either.
+COPY cmake/deb cmake/deb
 RUN strip build/examples/greeter/greeter_server \
  && cd build && cpack -G DEB \
  && mkdir /out && cp strait_*.deb examples/greeter/greeter_server /out/

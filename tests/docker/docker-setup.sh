@@ -62,7 +62,7 @@ fi
 
 # The revision of the last commit that changed what the build stage copies
 # (a newer commit elsewhere would only defeat the build cache).
-revision=$(git -C "$source_dir" log -1 --format=%h -- CMakeLists.txt cmake proto src \
+revision=$(git -C "$source_dir" log -1 --format=%h -- CMakeLists.txt cmake/*.cmake proto src \
              examples/CMakeLists.txt examples/greeter 2>/dev/null || true)
 revision=${revision:-unknown}
 for target in build:strait-build:dev runtime:strait:dev greeter:strait-greeter:dev; do
