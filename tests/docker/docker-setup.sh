@@ -75,7 +75,7 @@ done
 
 rm -rf "$work_dir/deb"
 mkdir -p "$work_dir/deb"
-container=$("$docker" create strait-build:dev)
+container=$("$docker" create strait-build:dev true)
 "$docker" cp "$container:/out/." "$work_dir/deb/"
 "$docker" rm "$container" >/dev/null
 rm -f "$work_dir/deb/greeter_server"
