@@ -65,12 +65,22 @@ fi
 revision=$(git -C "$source_dir" log -1 --format=%h -- CMakeLists.txt cmake/*.cmake proto src \
              examples/CMakeLists.txt examples/greeter 2>/dev/null || true)
 revision=${revision:-unknown}
+replaced=()
 for target in build:strait-build:dev runtime:strait:dev greeter:strait-greeter:dev; do
   stage=${target%%:*}
   tag=${target#*:}
+  replaced+=("$("$docker" image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)")
   log "docker build --target $stage -t $tag"
   timeout 1200 "$docker" build --target "$stage" -t "$tag" --build-arg REVISION="$revision" \
     "$source_dir" >"$work_dir/build-$stage.log" 2>&1 || { tail -40 "$work_dir/build-$stage.log" >&2; exit 1; }
+done
+
+# A rebuild leaves the previous images untagged (1.5 GB a source change):
+# remove those this script tagged before, unless still tagged or in use.
+for id in "${replaced[@]}"; do
+  if [ -n "$id" ] && [ -z "$("$docker" image inspect -f '{{join .RepoTags ","}}' "$id" 2>/dev/null)" ]; then
+    "$docker" rmi "$id" >/dev/null 2>&1 || true
+  fi
 done
 
 rm -rf "$work_dir/deb"
