@@ -34,7 +34,8 @@ if ! timeout 20 "$docker" info >/dev/null 2>&1; then
     exit 3
   fi
   log "starting dockerd (log: $work_dir/dockerd.log)"
-  nohup dockerd >"$work_dir/dockerd.log" 2>&1 &
+  # Its own session, so it outlives this test and holds none of its pipes.
+  setsid nohup dockerd </dev/null >"$work_dir/dockerd.log" 2>&1 &
   for _ in $(seq 60); do
     if timeout 5 "$docker" info >/dev/null 2>&1; then break; fi
     sleep 1
