@@ -389,5 +389,62 @@ TEST_F(ComposeTest, PackageHoldsTheBinaryUnitAndConffile) {
   EXPECT_EQ(check.status, 0) << check.output;
 }
 
+// `apt-get install ./strait_*.deb` on a clean Debian 12 with systemd as PID 1
+// gives an enabled, running service that answers its health probe and
+// reloads; purge stops it and removes its state directory.
+TEST_F(ComposeTest, PackageInstallsARunningServiceUnderSystemd) {
+  CommandResult image = Shell(absl::StrCat("timeout 600 ", Docker(),
+                                           " build -q -t strait-systemd-test:dev ", kSourceDir,
+                                           "/tests/docker/systemd"));
+  ASSERT_EQ(image.status, 0) << image.output;
+  CommandResult deb = Shell(absl::StrCat("ls ", kWorkDir, "/deb/strait_*.deb"));
+  ASSERT_EQ(deb.status, 0) << deb.output;
+  std::string path(absl::StripAsciiWhitespace(deb.output));
+
+  // systemd in a container: its own cgroup namespace, tmpfs /run, and the
+  // capability to mount what it needs.
+  CommandResult run = Shell(absl::StrCat(
+      Docker(), " run -d --cap-add SYS_ADMIN --security-opt seccomp=unconfined",
+      " --security-opt apparmor=unconfined --cgroupns=private --tmpfs /run --tmpfs /run/lock",
+      " -v ", path, ":/tmp/strait.deb:ro strait-systemd-test:dev"));
+  ASSERT_EQ(run.status, 0) << run.output;
+  std::string container(absl::StripAsciiWhitespace(run.output));
+  struct Remove {
+    std::string id;
+    ~Remove() { Shell(absl::StrCat(Docker(), " rm -f ", id)); }
+  } remove{container};
+  auto exec = [&](const std::string& command) {
+    return Shell(absl::StrCat("timeout 300 ", Docker(), " exec ", container, " sh -c '", command,
+                              "'"));
+  };
+
+  // systemctl talks to PID 1 on /run/systemd/private, there once it booted.
+  CommandResult booted = exec(
+      "timeout 60 sh -c \"until test -S /run/systemd/private; do sleep 0.2; done\" && "
+      "systemctl is-system-running --wait");
+  ASSERT_TRUE(absl::StrContains(booted.output, "running") ||
+              absl::StrContains(booted.output, "degraded"))
+      << booted.output;
+  CommandResult install = exec(
+      "apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
+      "--no-install-recommends /tmp/strait.deb");
+  ASSERT_EQ(install.status, 0) << install.output;
+  EXPECT_EQ(exec("systemctl is-enabled strait").output, "enabled\n");
+  EXPECT_EQ(exec("systemctl is-active strait").output, "active\n")
+      << exec("journalctl -u strait --no-pager").output;
+  // Type=simple: active once started, serving once its listeners are bound.
+  CommandResult probe =
+      exec("timeout 30 sh -c \"until strait probe 127.0.0.1:9901; do sleep 0.2; done\"");
+  EXPECT_EQ(probe.status, 0) << probe.output << exec("journalctl -u strait --no-pager").output;
+  EXPECT_EQ(exec("stat -c %U /var/lib/strait").output, "strait\n");
+  CommandResult reload = exec("systemctl reload strait");
+  EXPECT_EQ(reload.status, 0) << reload.output << exec("journalctl -u strait --no-pager").output;
+
+  CommandResult purge = exec("DEBIAN_FRONTEND=noninteractive apt-get purge -y -q strait");
+  ASSERT_EQ(purge.status, 0) << purge.output;
+  EXPECT_NE(exec("systemctl is-active strait").output, "active\n");
+  EXPECT_NE(exec("test -e /var/lib/strait").status, 0);
+}
+
 }  // namespace
 }  // namespace strait::testing
