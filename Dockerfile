@@ -27,11 +27,14 @@ COPY proto proto
 COPY src src
 COPY examples/CMakeLists.txt examples/
 COPY examples/greeter examples/greeter
-# No .git in the context: the revision comes from --build-arg ("unknown" without).
-ARG REVISION=unknown
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRAIT_BUILD_TESTS=OFF \
-      -DSTRAIT_GIT_REVISION="${REVISION}" \
  && cmake --build build --target strait greeter_server
+# No .git in the context: the revision comes from --build-arg ("unknown"
+# without). Set after the full build, so a new revision only recompiles
+# version.cc and relinks strait instead of missing the cache above.
+ARG REVISION=unknown
+RUN cmake -S . -B build -DSTRAIT_GIT_REVISION="${REVISION}" \
+ && cmake --build build --target strait
 # The .deb's unit, default config and maintainer scripts: needed only by
 # cpack, so editing them does not recompile either.
 COPY cmake/deb cmake/deb
