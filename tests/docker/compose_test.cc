@@ -67,13 +67,18 @@ CommandResult Shell(const std::string& command) {
   return result;
 }
 
-// Debian's client matches Debian's daemon (docker-setup.sh says why).
-std::string Docker() { return access("/usr/bin/docker", X_OK) == 0 ? "/usr/bin/docker" : "docker"; }
+// $DOCKER, else Debian's client, which matches Debian's daemon
+// (docker-setup.sh says why).
+std::string Docker() {
+  if (const char* docker = std::getenv("DOCKER"); docker != nullptr && *docker != '\0') {
+    return docker;
+  }
+  return access("/usr/bin/docker", X_OK) == 0 ? "/usr/bin/docker" : "docker";
+}
 
 // docker-compose 1.29 where installed, else Compose v2.
 std::string Compose() {
-  return Shell("command -v docker-compose").status == 0 ? "docker-compose"
-                                                      : Docker() + " compose";
+  return Shell("command -v docker-compose").status == 0 ? "docker-compose" : Docker() + " compose";
 }
 
 bool InCi() {
@@ -91,9 +96,9 @@ struct DockerReadiness {
 const DockerReadiness& DockerSetup() {
   static const DockerReadiness readiness = [] {
     DockerReadiness s;
-    CommandResult r = Shell(absl::StrCat("timeout 1300 bash ", kSourceDir,
-                                       "/tests/docker/docker-setup.sh ", kSourceDir, " ",
-                                       kWorkDir));
+    CommandResult r =
+        Shell(absl::StrCat("timeout 1300 bash ", kSourceDir, "/tests/docker/docker-setup.sh ",
+                           kSourceDir, " ", kWorkDir));
     s.ready = r.status == 0;
     s.docker_missing = r.status == 3;
     s.log = r.output;
@@ -142,7 +147,7 @@ class ComposeStack {
 
   CommandResult Compose(const std::string& args) const {
     return Shell(absl::StrCat("timeout 300 ", ::strait::testing::Compose(), " -p ", project_,
-                            " -f ", file_, " ", args));
+                              " -f ", file_, " ", args));
   }
 
   // What Docker still holds of the project: containers, networks, volumes.
@@ -171,8 +176,7 @@ std::string ProjectName(const std::string& stack) {
 }
 
 std::shared_ptr<grpc::Channel> Channel(int port) {
-  return grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                             grpc::InsecureChannelCredentials());
+  return grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
 }
 
 // Waits (wait_for_ready, bounded) until strait's admin says SERVING: until
@@ -188,8 +192,9 @@ std::shared_ptr<grpc::Channel> Channel(int port) {
   if (status.ok() && response.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
     return ::testing::AssertionSuccess();
   }
-  return ::testing::AssertionFailure() << "strait's admin health on 127.0.0.1:9901: "
-                                       << status.error_message() << " " << response.status();
+  return ::testing::AssertionFailure()
+         << "strait's admin health on 127.0.0.1:9901: " << status.error_message() << " "
+         << response.status();
 }
 
 // Follows the admin Watch stream until every URL is healthy.
@@ -242,11 +247,11 @@ std::string AnsweredBy(const std::string& message) {
 }
 
 // The sum of strait_rpcs_total over methods for these labels.
-double RpcsTotal(const std::string& metrics, const std::string& router,
-                 const std::string& service, const std::string& grpc_status) {
-  const std::regex line(absl::StrCat(
-      R"(strait_rpcs_total\{entry_point="web",grpc_status=")", grpc_status,
-      R"(",method="[^"]*",router=")", router, R"(",service=")", service, R"("\} (\S+))"));
+double RpcsTotal(const std::string& metrics, const std::string& router, const std::string& service,
+                 const std::string& grpc_status) {
+  const std::regex line(absl::StrCat(R"(strait_rpcs_total\{entry_point="web",grpc_status=")",
+                                     grpc_status, R"(",method="[^"]*",router=")", router,
+                                     R"(",service=")", service, R"("\} (\S+))"));
   double total = 0;
   for (std::sregex_iterator it(metrics.begin(), metrics.end(), line), end; it != end; ++it) {
     total += std::stod((*it)[1].str());
@@ -367,20 +372,19 @@ TEST_F(ComposeTest, PackageHoldsTheBinaryUnitAndConffile) {
 
   CommandResult contents = Shell("dpkg-deb --contents " + path);
   ASSERT_EQ(contents.status, 0) << contents.output;
-  for (const char* file : {"./usr/bin/strait", "./lib/systemd/system/strait.service",
-                           "./etc/strait/strait.yaml"}) {
+  for (const char* file :
+       {"./usr/bin/strait", "./lib/systemd/system/strait.service", "./etc/strait/strait.yaml"}) {
     EXPECT_TRUE(absl::StrContains(contents.output, file)) << file << " missing:\n"
                                                           << contents.output;
   }
-  CommandResult conffiles = Shell(absl::StrCat("dpkg-deb --ctrl-tarfile ", path,
-                                             " | tar -xO ./conffiles"));
+  CommandResult conffiles =
+      Shell(absl::StrCat("dpkg-deb --ctrl-tarfile ", path, " | tar -xO ./conffiles"));
   EXPECT_EQ(absl::StripAsciiWhitespace(conffiles.output), "/etc/strait/strait.yaml");
   CommandResult depends = Shell("dpkg-deb -f " + path + " Depends");
   EXPECT_TRUE(absl::StrContains(depends.output, "libgrpc++")) << depends.output;
   EXPECT_TRUE(absl::StrContains(depends.output, "adduser")) << depends.output;
 
-  CommandResult installed =
-      Shell(Docker() + " run --rm --entrypoint dpkg strait:dev -s strait");
+  CommandResult installed = Shell(Docker() + " run --rm --entrypoint dpkg strait:dev -s strait");
   EXPECT_TRUE(absl::StrContains(installed.output, "Status: install ok installed"))
       << installed.output;
   CommandResult user = Shell(Docker() + " run --rm --entrypoint id strait:dev -un");
@@ -393,9 +397,9 @@ TEST_F(ComposeTest, PackageHoldsTheBinaryUnitAndConffile) {
 // gives an enabled, running service that answers its health probe and
 // reloads; purge stops it and removes its state directory.
 TEST_F(ComposeTest, PackageInstallsARunningServiceUnderSystemd) {
-  CommandResult image = Shell(absl::StrCat("timeout 600 ", Docker(),
-                                           " build -q -t strait-systemd-test:dev ", kSourceDir,
-                                           "/tests/docker/systemd"));
+  CommandResult image =
+      Shell(absl::StrCat("timeout 600 ", Docker(), " build -q -t strait-systemd-test:dev ",
+                         kSourceDir, "/tests/docker/systemd"));
   ASSERT_EQ(image.status, 0) << image.output;
   CommandResult deb = Shell(absl::StrCat("ls ", kWorkDir, "/deb/strait_*.deb"));
   ASSERT_EQ(deb.status, 0) << deb.output;
@@ -414,8 +418,8 @@ TEST_F(ComposeTest, PackageInstallsARunningServiceUnderSystemd) {
     ~Remove() { Shell(absl::StrCat(Docker(), " rm -f ", id)); }
   } remove{container};
   auto exec = [&](const std::string& command) {
-    return Shell(absl::StrCat("timeout 300 ", Docker(), " exec ", container, " sh -c '", command,
-                              "'"));
+    return Shell(
+        absl::StrCat("timeout 300 ", Docker(), " exec ", container, " sh -c '", command, "'"));
   };
 
   // systemctl talks to PID 1 on /run/systemd/private, there once it booted.

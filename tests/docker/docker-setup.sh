@@ -25,7 +25,7 @@ docker=${DOCKER:-}
 if [ -z "$docker" ]; then
   if [ -x /usr/bin/docker ]; then docker=/usr/bin/docker; else docker=$(command -v docker || true); fi
 fi
-if [ -z "$docker" ]; then log "no docker client"; exit 3; fi
+if [ -z "$docker" ] || ! [ -x "$(command -v "$docker")" ]; then log "no docker client"; exit 3; fi
 export DOCKER_BUILDKIT=0
 
 if ! timeout 20 "$docker" info >/dev/null 2>&1; then
