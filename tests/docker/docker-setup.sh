@@ -53,6 +53,10 @@ if ! "$docker" image inspect debian:bookworm-slim >/dev/null 2>&1; then
     log "debootstrap bookworm into $rootfs"
     timeout 600 debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian \
       >"$work_dir/debootstrap.log" 2>&1 || { tail -20 "$work_dir/debootstrap.log" >&2; exit 1; }
+    # As Docker's debian:*-slim: no package lists or caches (every image
+    # runs apt-get update first); 80 MB less in each image.
+    rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin \
+      "$rootfs"/var/cache/apt/archives/*.deb
     tar -C "$rootfs" -c . >"$tarball.part"
     mv "$tarball.part" "$tarball"
     rm -rf "$rootfs"
