@@ -5,6 +5,10 @@
 # libcpp-httplib-dev serves /metrics; prometheus ships promtool (and the
 # server the observability integration test scrapes with).
 #
+# docker.io, docker-compose and debootstrap run tests/docker (the images,
+# the compose stacks; debootstrap makes the base image, as no registry may
+# be reachable); dpkg-dev and file let cpack compute the .deb's Depends.
+#
 # The Go packages build the grpc-go interop peers (tests/interop/go) offline.
 # golang-github-golang-protobuf-1-5-dev is named because grpc-go accepts 1.3
 # or 1.5 and apt would pick 1.3, which cannot marshal the messages that
@@ -21,6 +25,7 @@ packages=(
   golang-go golang-google-grpc-dev golang-google-protobuf-dev protoc-gen-go protoc-gen-go-grpc
   golang-github-golang-protobuf-1-5-dev
   nodejs npm
+  docker.io docker-compose debootstrap dpkg-dev file
 )
 
 missing=()
