@@ -9,6 +9,9 @@
 # the compose stacks; debootstrap makes the base image, as no registry may
 # be reachable); dpkg-dev and file let cpack compute the .deb's Depends.
 #
+# python3 reads grpcurl's JSON in the admin scripts (examples/admin/*.sh),
+# which examples_test runs as they are.
+#
 # The Go packages build the grpc-go interop peers (tests/interop/go) offline.
 # golang-github-golang-protobuf-1-5-dev is named because grpc-go accepts 1.3
 # or 1.5 and apt would pick 1.3, which cannot marshal the messages that
@@ -21,7 +24,7 @@ packages=(
   libnghttp2-dev libabsl-dev libssl-dev libyaml-cpp-dev libevent-dev
   libgtest-dev libgmock-dev
   libcpp-httplib-dev prometheus
-  nghttp2-client openssl
+  nghttp2-client openssl python3
   golang-go golang-google-grpc-dev golang-google-protobuf-dev protoc-gen-go protoc-gen-go-grpc
   golang-github-golang-protobuf-1-5-dev
   nodejs npm
