@@ -30,17 +30,19 @@ bool ServerHealth::SetActive(bool up, std::string reason) {
   // One checker writes this. The reason is in place before the flip can be
   // seen, so whoever sees the server down reads why.
   if (active_up_.load(std::memory_order_acquire) == up) return false;
-  if (up) {
-    STRAIT_LOG(kInfo, "health: ", label_, " is up: ", reason);
-  } else {
-    STRAIT_LOG(kWarn, "health: ", label_, " is down: ", reason);
-  }
   {
     absl::MutexLock lock(&mu_);
     reason_ = reason;
   }
   flips_.fetch_add(1, std::memory_order_relaxed);
   active_up_.store(up, std::memory_order_release);
+  // Logged once in effect: whoever reads "is down" finds new RPCs avoiding
+  // the server already.
+  if (up) {
+    STRAIT_LOG(kInfo, "health: ", label_, " is up: ", reason);
+  } else {
+    STRAIT_LOG(kWarn, "health: ", label_, " is down: ", reason);
+  }
   Report(HealthEvent::Kind::kHealth, up, ejected(event::Dispatcher::MonotonicNow()),
          std::move(reason));
   return true;

@@ -59,6 +59,14 @@ struct Tally {
     for (const auto& [code, count] : failed) n += count;
     return n;
   }
+  // "4: 3, 14: 2" (code: count), for failure messages.
+  std::string FailureCodes() const {
+    std::string text;
+    for (const auto& [code, count] : failed) {
+      absl::StrAppend(&text, text.empty() ? "" : ", ", static_cast<int>(code), ": ", count);
+    }
+    return text;
+  }
 };
 
 // `loops` client threads, each on its own channel (its own connection),
@@ -171,7 +179,8 @@ TEST_F(BalanceTest, P2cAloneGivesAFrozenServerFewRpcs) {
 
   Tally tally = RunLoops(proxy_port(), /*loops=*/8, /*total=*/2000, absl::Seconds(1));
   int deadline_exceeded = tally.failed[grpc::StatusCode::DEADLINE_EXCEEDED];
-  EXPECT_EQ(tally.failures(), deadline_exceeded) << "only the frozen server's RPCs fail";
+  EXPECT_EQ(tally.failures(), deadline_exceeded)
+      << "only the frozen server's RPCs fail; failures by code: " << tally.FailureCodes();
   EXPECT_EQ(tally.served["backend-0"] + tally.served["backend-1"] + deadline_exceeded, 2000);
   // It was tried (idle servers tie, and ties go either way)...
   EXPECT_GE(deadline_exceeded, 1);
