@@ -68,6 +68,19 @@ LogFormat GetLogFormat() {
   return static_cast<LogFormat>(g_format.load(std::memory_order_relaxed));
 }
 
+std::optional<LogLevel> ParseLogLevel(absl::string_view name) {
+  for (LogLevel level : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
+    if (name == LevelName(level)) return level;
+  }
+  return std::nullopt;
+}
+
+std::optional<LogFormat> ParseLogFormat(absl::string_view name) {
+  if (name == "text") return LogFormat::kText;
+  if (name == "json") return LogFormat::kJson;
+  return std::nullopt;
+}
+
 std::string FormatLogLine(LogFormat format, LogLevel level, absl::Time time,
                           absl::string_view msg, absl::Span<const LogField> fields) {
   const std::string when = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", time, absl::UTCTimeZone());

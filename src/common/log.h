@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -35,6 +36,12 @@ void SetLogLevel(LogLevel level);
 bool LogEnabled(LogLevel level);
 void SetLogFormat(LogFormat format);
 LogFormat GetLogFormat();
+
+// The level named "debug", "info", "warn" or "error" (the names JSON lines
+// carry as "level"); nullopt for any other name.
+std::optional<LogLevel> ParseLogLevel(absl::string_view name);
+// "text" or "json"; nullopt for any other name.
+std::optional<LogFormat> ParseLogFormat(absl::string_view name);
 
 // A key and value attached to one structured line. The value is anything
 // absl::StrCat takes: {"server", url}, {"port", 8080}. In JSON every value

@@ -207,23 +207,13 @@ absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& arg
         return bad(v, "a positive number");
       }
     } else if (flag == "--log-level") {
-      if (v == "debug")
-        line.log_level = LogLevel::kDebug;
-      else if (v == "info")
-        line.log_level = LogLevel::kInfo;
-      else if (v == "warn")
-        line.log_level = LogLevel::kWarn;
-      else if (v == "error")
-        line.log_level = LogLevel::kError;
-      else
-        return bad(v, "debug, info, warn or error");
+      std::optional<LogLevel> level = ParseLogLevel(v);
+      if (!level) return bad(v, "debug, info, warn or error");
+      line.log_level = *level;
     } else if (flag == "--log-format") {
-      if (v == "text")
-        line.log_format = LogFormat::kText;
-      else if (v == "json")
-        line.log_format = LogFormat::kJson;
-      else
-        return bad(v, "text or json");
+      std::optional<LogFormat> format = ParseLogFormat(v);
+      if (!format) return bad(v, "text or json");
+      line.log_format = *format;
     } else if (flag == "--metrics") {
       if (absl::Status s = CheckAddress(flag, v); !s.ok()) return s;
       line.metrics_address = v;

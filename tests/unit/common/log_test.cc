@@ -66,6 +66,21 @@ TEST(LogTest, JsonLinesParseWithEveryField) {
   EXPECT_EQ(fields.at("port").string_value(), "8080");
 }
 
+// --log-level takes the names JSON lines carry, and nothing else.
+TEST(LogTest, ParseLogLevelTakesTheNamesJsonLinesCarry) {
+  for (LogLevel level : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
+    const std::string name =
+        ParseJson(FormatLogLine(LogFormat::kJson, level, kTime, "m")).fields().at("level")
+            .string_value();
+    EXPECT_EQ(ParseLogLevel(name), level) << name;
+  }
+  EXPECT_EQ(ParseLogLevel("WARN"), std::nullopt);
+  EXPECT_EQ(ParseLogLevel("warning"), std::nullopt);
+  EXPECT_EQ(ParseLogFormat("text"), LogFormat::kText);
+  EXPECT_EQ(ParseLogFormat("json"), LogFormat::kJson);
+  EXPECT_EQ(ParseLogFormat("xml"), std::nullopt);
+}
+
 TEST(LogTest, SetLogFormatSwitchesWhatStraitLogWrites) {
   const std::string text = CaptureStderr([] { STRAIT_LOG(kInfo, "hello ", 42); });
   SetLogFormat(LogFormat::kJson);
