@@ -9,18 +9,18 @@
 // response is printed as JSON (uint64 as strings, lowerCamelCase names), an
 // error status is printed on stderr ("ERROR:\n  Code: ...") with exit code
 // 64 + the status code. Methods grpcurl would find by reflection are here
-// by name: those the scripts call.
+// by name (CallAdminJson: every unary Admin RPC).
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
-#include <functional>
 #include <iostream>
-#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "strait/admin/v1/admin.grpc.pb.h"
+#include "tests/integration/admin_json_call.h"
 
 namespace {
 
@@ -36,45 +36,9 @@ const char* CodeName(grpc::StatusCode code) {
   return code >= 0 && code <= 16 ? kNames[code] : "Unknown";
 }
 
-using Call = std::function<int(av1::Admin::Stub&, grpc::ClientContext&, const std::string&)>;
-
-// Parses `json` into the request, calls `rpc`, prints the response.
-template <typename Request, typename Response>
-Call Unary(grpc::Status (av1::Admin::Stub::*rpc)(grpc::ClientContext*, const Request&, Response*)) {
-  return [rpc](av1::Admin::Stub& stub, grpc::ClientContext& context, const std::string& json) {
-    Request request;
-    if (auto parsed = google::protobuf::util::JsonStringToMessage(json, &request); !parsed.ok()) {
-      std::cerr << "Error invoking method: error getting request data: " << parsed.ToString()
-                << "\n";
-      return 1;
-    }
-    Response response;
-    grpc::Status status = (stub.*rpc)(&context, request, &response);
-    if (!status.ok()) {
-      std::cerr << "ERROR:\n  Code: " << CodeName(status.error_code())
-                << "\n  Message: " << status.error_message() << "\n";
-      return 64 + status.error_code();
-    }
-    google::protobuf::util::JsonPrintOptions options;
-    options.add_whitespace = true;
-    std::string out;
-    (void)google::protobuf::util::MessageToJsonString(response, &out, options);
-    std::cout << out;
-    return 0;
-  };
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::map<std::string, Call> methods = {
-      {"GetConfig", Unary(&av1::Admin::Stub::GetConfig)},
-      {"UpsertService", Unary(&av1::Admin::Stub::UpsertService)},
-      {"ListServers", Unary(&av1::Admin::Stub::ListServers)},
-      {"GetStats", Unary(&av1::Admin::Stub::GetStats)},
-      {"DrainServer", Unary(&av1::Admin::Stub::DrainServer)},
-      {"UndrainServer", Unary(&av1::Admin::Stub::UndrainServer)},
-  };
   std::string json = "{}";
   std::vector<std::pair<std::string, std::string>> headers;
   std::vector<std::string> positional;
@@ -99,15 +63,29 @@ int main(int argc, char** argv) {
               << "METHOD\n";
     return 2;
   }
-  auto method = methods.find(positional[1].substr(prefix.size()));
-  if (method == methods.end()) {
-    std::cerr << "admin_grpcurl: no method " << positional[1] << " here\n";
-    return 2;
-  }
   auto stub =
       av1::Admin::NewStub(grpc::CreateChannel(positional[0], grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   for (const auto& [name, value] : headers) context.AddMetadata(name, value);
-  return method->second(*stub, context, json);
+  google::protobuf::util::JsonPrintOptions print;
+  print.add_whitespace = true;
+  std::optional<strait::testing::AdminJsonReply> reply = strait::testing::CallAdminJson(
+      *stub, context, positional[1].substr(prefix.size()), json, print);
+  if (!reply) {
+    std::cerr << "admin_grpcurl: no method " << positional[1] << " here\n";
+    return 2;
+  }
+  if (!reply->bad_request.empty()) {
+    std::cerr << "Error invoking method: error getting request data: " << reply->bad_request
+              << "\n";
+    return 1;
+  }
+  if (!reply->status.ok()) {
+    std::cerr << "ERROR:\n  Code: " << CodeName(reply->status.error_code())
+              << "\n  Message: " << reply->status.error_message() << "\n";
+    return 64 + reply->status.error_code();
+  }
+  std::cout << reply->json;
+  return 0;
 }

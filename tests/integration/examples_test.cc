@@ -12,7 +12,6 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -31,6 +30,8 @@
 #include "absl/time/clock.h"
 #include "examples/greeter/greeter.grpc.pb.h"
 #include "strait/admin/v1/admin.grpc.pb.h"
+#include "tests/integration/admin_json_call.h"
+#include "tests/integration/greeter_process.h"
 #include "tests/integration/strait_process.h"
 #include "tests/support/peer_process.h"
 
@@ -208,31 +209,6 @@ TEST(ExampleReadmeTest, EveryGrpcurlBodyFitsItsMethod) {
   EXPECT_GE(in_docs, 12);
 }
 
-// A greeter_server child (examples/greeter) on a port it picks itself.
-class Greeter {
- public:
-  explicit Greeter(const std::string& name)
-      : process_({GREETER_SERVER_BINARY, "--port", "0", "--name", name}) {
-    std::optional<std::string> port =
-        process_.WaitForLine("greeter " + name + " listening on 127.0.0.1:", absl::Seconds(30));
-    if (port.has_value()) port_ = atoi(port->c_str());
-  }
-  bool started() const { return port_ > 0; }
-  // SIGUSR1 flips the greeter's grpc.health.v1 status; it says so.
-  void FlipHealth() { process_.Signal(SIGUSR1); }
-  // SIGTERM: the greeter stops (its Shutdown ends open streams).
-  void Stop() {
-    process_.Signal(SIGTERM);
-    process_.WaitForExit(absl::Seconds(30));
-  }
-  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
-  std::string url() const { return "h2c://" + address(); }
-
- private:
-  PeerProcess process_;
-  int port_ = -1;
-};
-
 // The example's strait.yaml with each fixed address replaced; every one of
 // them must be in the file (so that a changed example fails here instead of
 // reaching a real server on a fixed port).
@@ -302,30 +278,24 @@ class AdminClient {
                           absl::StrCat("bad JSON ", json, ": ", parsed.ToString()));
     }
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    if (!token_.empty()) context.AddMetadata("authorization", "Bearer " + token_);
+    Prepare(context);
     return (stub_.get()->*rpc)(&context, request, response);
   }
 
-  // The calls the examples' scripts and READMEs make, by method name.
+  // Any unary admin call by method name, as the examples' scripts and
+  // READMEs make them.
   grpc::Status Call(const std::string& method, const std::string& json) {
-    if (method == "GetConfig") {
-      av1::GetConfigResponse r;
-      return Call(&av1::Admin::Stub::GetConfig, json, &r);
+    grpc::ClientContext context;
+    Prepare(context);
+    std::optional<AdminJsonReply> reply = CallAdminJson(*stub_, context, method, json);
+    if (!reply) {
+      return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "the test does not call " + method);
     }
-    if (method == "UpsertService") {
-      av1::ChangeResponse r;
-      return Call(&av1::Admin::Stub::UpsertService, json, &r);
+    if (!reply->bad_request.empty()) {
+      return grpc::Status(grpc::StatusCode::INTERNAL,
+                          absl::StrCat("bad JSON ", json, ": ", reply->bad_request));
     }
-    if (method == "GetStats") {
-      av1::GetStatsResponse r;
-      return Call(&av1::Admin::Stub::GetStats, json, &r);
-    }
-    if (method == "ListServers") {
-      av1::ListServersResponse r;
-      return Call(&av1::Admin::Stub::ListServers, json, &r);
-    }
-    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "the test does not call " + method);
+    return reply->status;
   }
 
   // Admin/Watch, read until its SYNCED event (the current state is sent).
@@ -347,6 +317,12 @@ class AdminClient {
   }
 
  private:
+  // A 30 s deadline, and the bearer token if there is one.
+  void Prepare(grpc::ClientContext& context) const {
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    if (!token_.empty()) context.AddMetadata("authorization", "Bearer " + token_);
+  }
+
   std::unique_ptr<av1::Admin::Stub> stub_;
   std::string token_;
 };

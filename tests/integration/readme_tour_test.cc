@@ -7,7 +7,6 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <signal.h>
 
 #include <fstream>
 #include <memory>
@@ -24,9 +23,10 @@
 #include "examples/greeter/greeter.grpc.pb.h"
 #include "strait/admin/v1/admin.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "tests/integration/admin_json_call.h"
+#include "tests/integration/greeter_process.h"
 #include "tests/integration/strait_process.h"
 #include "tests/support/health_backend.h"
-#include "tests/support/peer_process.h"
 
 namespace strait::testing {
 namespace {
@@ -82,27 +82,15 @@ std::vector<std::string> TourOutputOf(const std::string& command) {
   return shown;
 }
 
-// A greeter_server process on a port of its own.
-struct Greeter {
-  explicit Greeter(const std::string& name)
-      : process({GREETER_SERVER, "--port", "0", "--name", name}) {
-    std::optional<std::string> rest =
-        process.WaitForLine("greeter " + name + " listening on ", absl::Seconds(20));
-    if (rest) address = *rest;
-  }
-  PeerProcess process;
-  std::string address;  // 127.0.0.1:PORT; empty if it did not start
-};
-
 class ReadmeTourTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_FALSE(a_.address.empty()) << a_.process.output();
-    ASSERT_FALSE(b_.address.empty()) << b_.process.output();
+    ASSERT_TRUE(a_.started()) << a_.output();
+    ASSERT_TRUE(b_.started()) << b_.output();
     std::string config = absl::StrReplaceAll(ReadSourceFile("examples/strait.yaml"),
                                              {{"127.0.0.1:8080", "127.0.0.1:0"},
-                                              {"127.0.0.1:50051", a_.address},
-                                              {"127.0.0.1:50052", b_.address}});
+                                              {"127.0.0.1:50051", a_.address()},
+                                              {"127.0.0.1:50052", b_.address()}});
     strait_ = std::make_unique<StraitProcess>(config, std::vector<std::string>{"--state", "off"});
     ASSERT_TRUE(strait_->started());
     data_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", strait_->port("web")),
@@ -135,38 +123,14 @@ class ReadmeTourTest : public ::testing::Test {
     AdminCall call = calls_[next_call_++];
     // The demo's ports, as the greeters here got them.
     call.json = absl::StrReplaceAll(
-        call.json, {{"127.0.0.1:50051", a_.address}, {"127.0.0.1:50052", b_.address}});
+        call.json, {{"127.0.0.1:50051", a_.address()}, {"127.0.0.1:50052", b_.address()}});
     ASSERT_EQ(call.method, method) << "the tour's calls are out of order";
     grpc::ClientContext context;
-    grpc::Status status;
-    auto run = [&](auto& request, auto& response, auto rpc) {
-      auto parsed = google::protobuf::util::JsonStringToMessage(call.json, &request);
-      ASSERT_TRUE(parsed.ok()) << method << " " << call.json << ": " << parsed.ToString();
-      status = ((*admin_).*rpc)(&context, request, &response);
-      last_response_.clear();
-      google::protobuf::util::MessageToJsonString(response, &last_response_);
-    };
-    admin_v1::ChangeResponse change;
-    if (method == "UpsertService") {
-      admin_v1::UpsertServiceRequest request;
-      run(request, change, &admin_v1::Admin::Stub::UpsertService);
-    } else if (method == "UpsertRouter") {
-      admin_v1::UpsertRouterRequest request;
-      run(request, change, &admin_v1::Admin::Stub::UpsertRouter);
-    } else if (method == "DeleteRouter") {
-      admin_v1::DeleteRequest request;
-      run(request, change, &admin_v1::Admin::Stub::DeleteRouter);
-    } else if (method == "ListServers") {
-      admin_v1::ListServersRequest request;
-      admin_v1::ListServersResponse response;
-      run(request, response, &admin_v1::Admin::Stub::ListServers);
-    } else if (method == "GetStats") {
-      admin_v1::GetStatsRequest request;
-      admin_v1::GetStatsResponse response;
-      run(request, response, &admin_v1::Admin::Stub::GetStats);
-    } else {
-      FAIL() << "the tour calls " << method << ", which this test does not know";
-    }
+    std::optional<AdminJsonReply> reply = CallAdminJson(*admin_, context, method, call.json);
+    ASSERT_TRUE(reply.has_value()) << "the tour calls " << method << ", which Admin does not have";
+    ASSERT_EQ(reply->bad_request, "") << method << " " << call.json;
+    const grpc::Status& status = reply->status;
+    last_response_ = reply->json;
     ASSERT_TRUE(status.ok()) << method << " " << call.json << ": " << status.error_message();
   }
 
@@ -247,21 +211,21 @@ TEST_F(ReadmeTourTest, EveryStepDoesWhatTheReadmeSays) {
 
   // 3. Fail over: a says NOT_SERVING, every RPC goes to b; ListServers says
   //    why; SERVING again brings it back.
-  a_.process.Signal(SIGUSR1);
-  ASSERT_TRUE(a_.process.WaitForLine("greeter a health NOT_SERVING", absl::Seconds(10)));
+  a_.FlipHealth();
+  ASSERT_TRUE(a_.WaitForLine("greeter a health NOT_SERVING", absl::Seconds(10)));
   ASSERT_TRUE(strait_->WaitForOutput("reported NOT_SERVING"));
   for (const std::string& line : SayHello(4)) EXPECT_TRUE(absl::EndsWith(line, "from b")) << line;
   ASSERT_NO_FATAL_FAILURE(NextAdminCall("ListServers"));
   EXPECT_NE(last_response_.find("NOT_SERVING"), std::string::npos) << last_response_;
-  a_.process.Signal(SIGUSR1);
+  a_.FlipHealth();
   ASSERT_TRUE(strait_->WaitForOutput("reported SERVING"));
   std::vector<std::string> back = SayHello(2);
   EXPECT_NE(back[0].back(), back[1].back()) << "a back in the rotation";
 
   // 4. The canary at 50% (canary-shift.sh's last step with STEPS="10 50"):
   //    the weighted service the script writes, through the same admin API.
-  for (const auto& [name, url] : {std::pair{"greeter-stable", a_.address},
-                                  std::pair{"greeter-canary", b_.address}}) {
+  for (const auto& [name, url] : {std::pair{"greeter-stable", a_.address()},
+                                  std::pair{"greeter-canary", b_.address()}}) {
     admin_v1::UpsertServiceRequest request;
     ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
                     absl::StrCat(R"({"name": ")", name,
