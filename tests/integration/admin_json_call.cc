@@ -8,9 +8,9 @@ namespace {
 
 namespace av1 = ::strait::admin::v1;
 
-using JsonCall = std::function<AdminJsonReply(
-    av1::Admin::Stub&, grpc::ClientContext&, const std::string&,
-    const google::protobuf::util::JsonPrintOptions&)>;
+using JsonCall =
+    std::function<AdminJsonReply(av1::Admin::Stub&, grpc::ClientContext&, const std::string&,
+                                 const google::protobuf::util::JsonPrintOptions&)>;
 
 template <typename Request, typename Response>
 JsonCall Unary(grpc::Status (av1::Admin::Stub::*rpc)(grpc::ClientContext*, const Request&,

@@ -182,7 +182,8 @@ TEST(ExampleReadmeTest, EveryGrpcurlBodyFitsItsMethod) {
   for (const fs::directory_entry& entry : fs::recursive_directory_iterator(kExamples)) {
     if (entry.path().filename() == "README.md") texts.push_back(entry.path());
   }
-  for (const fs::directory_entry& entry : fs::directory_iterator(kExamples.parent_path() / "docs")) {
+  for (const fs::directory_entry& entry :
+       fs::directory_iterator(kExamples.parent_path() / "docs")) {
     if (entry.path().extension() == ".md") texts.push_back(entry.path());
   }
   int calls = 0, in_docs = 0;

@@ -17,8 +17,7 @@ Greeter::Greeter(const std::string& name)
 
 void Greeter::FlipHealth() { process_.Signal(SIGUSR1); }
 
-std::optional<std::string> Greeter::WaitForLine(const std::string& prefix,
-                                                absl::Duration timeout) {
+std::optional<std::string> Greeter::WaitForLine(const std::string& prefix, absl::Duration timeout) {
   return process_.WaitForLine(prefix, timeout);
 }
 

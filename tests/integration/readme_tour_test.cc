@@ -21,8 +21,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "examples/greeter/greeter.grpc.pb.h"
-#include "strait/admin/v1/admin.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "strait/admin/v1/admin.grpc.pb.h"
 #include "tests/integration/admin_json_call.h"
 #include "tests/integration/greeter_process.h"
 #include "tests/integration/strait_process.h"
@@ -95,9 +95,8 @@ class ReadmeTourTest : public ::testing::Test {
     ASSERT_TRUE(strait_->started());
     data_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", strait_->port("web")),
                                 grpc::InsecureChannelCredentials());
-    admin_ = admin_v1::Admin::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", strait_->admin_port()),
-                            grpc::InsecureChannelCredentials()));
+    admin_ = admin_v1::Admin::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", strait_->admin_port()), grpc::InsecureChannelCredentials()));
   }
 
   // What greeter_client --count N prints, over one channel.
@@ -147,7 +146,8 @@ TEST_F(ReadmeTourTest, EveryStepDoesWhatTheReadmeSays) {
   ASSERT_FALSE(TourSection().empty()) << "README.md has no \"## A 5-minute tour\"";
 
   // 1. One connection, every RPC balanced: the output the README shows.
-  std::vector<std::string> shown = TourOutputOf("./build/examples/greeter/greeter_client --count 4");
+  std::vector<std::string> shown =
+      TourOutputOf("./build/examples/greeter/greeter_client --count 4");
   ASSERT_EQ(shown.size(), 4u) << "the tour shows no greeter_client output";
   // Each worker starts its rotation at a point of its own, so the first
   // answer may come from either greeter; the alternation is what is shown.
@@ -192,7 +192,8 @@ TEST_F(ReadmeTourTest, EveryStepDoesWhatTheReadmeSays) {
     // The refusal the tour quotes, for a router naming a service that is not there.
     std::smatch quoted;
     std::string tour = TourSection();
-    ASSERT_TRUE(std::regex_search(tour, quoted, std::regex(R"(`(routers\.greeter-api\.service: [^`]*)`)")));
+    ASSERT_TRUE(
+        std::regex_search(tour, quoted, std::regex(R"(`(routers\.greeter-api\.service: [^`]*)`)")));
     admin_v1::UpsertRouterRequest request;
     request.set_name("greeter-api");
     request.mutable_router()->set_rule("GRPCService(`helloworld.Greeter`)");
@@ -224,8 +225,8 @@ TEST_F(ReadmeTourTest, EveryStepDoesWhatTheReadmeSays) {
 
   // 4. The canary at 50% (canary-shift.sh's last step with STEPS="10 50"):
   //    the weighted service the script writes, through the same admin API.
-  for (const auto& [name, url] : {std::pair{"greeter-stable", a_.address()},
-                                  std::pair{"greeter-canary", b_.address()}}) {
+  for (const auto& [name, url] :
+       {std::pair{"greeter-stable", a_.address()}, std::pair{"greeter-canary", b_.address()}}) {
     admin_v1::UpsertServiceRequest request;
     ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
                     absl::StrCat(R"({"name": ")", name,
@@ -257,8 +258,7 @@ TEST_F(ReadmeTourTest, EveryStepDoesWhatTheReadmeSays) {
   EXPECT_EQ(from_a, 5);
   EXPECT_EQ(from_b, 5);
   ASSERT_NO_FATAL_FAILURE(NextAdminCall("GetStats"));
-  EXPECT_NE(last_response_.find(R"("greeter":{"rpcsByStatus":{"OK":")"),
-            std::string::npos)
+  EXPECT_NE(last_response_.find(R"("greeter":{"rpcsByStatus":{"OK":")"), std::string::npos)
       << last_response_;
   EXPECT_EQ(next_call_, calls_.size()) << "a grpcurl call of the tour this test never made";
 }

@@ -69,9 +69,10 @@ TEST(LogTest, JsonLinesParseWithEveryField) {
 // --log-level takes the names JSON lines carry, and nothing else.
 TEST(LogTest, ParseLogLevelTakesTheNamesJsonLinesCarry) {
   for (LogLevel level : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
-    const std::string name =
-        ParseJson(FormatLogLine(LogFormat::kJson, level, kTime, "m")).fields().at("level")
-            .string_value();
+    const std::string name = ParseJson(FormatLogLine(LogFormat::kJson, level, kTime, "m"))
+                                 .fields()
+                                 .at("level")
+                                 .string_value();
     EXPECT_EQ(ParseLogLevel(name), level) << name;
   }
   EXPECT_EQ(ParseLogLevel("WARN"), std::nullopt);
